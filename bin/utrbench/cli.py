@@ -1,0 +1,90 @@
+"""Shared plumbing for the ``bin/*.py`` entry points.
+
+Every script is::
+
+    from utrbench.cli import command
+
+    @command()
+    @click.option(...)
+    def main(...):
+        ...  # call into the package, write outputs atomically
+
+    if __name__ == "__main__":
+        main()
+
+:func:`command` adds ``--version``, turns :class:`~utrbench.errors.UserError` into
+``error: <message>`` on stderr with exit status 2, and points every cache a library
+might write to at the task directory, offline, so no task touches the network or
+a shared home directory.
+"""
+
+import functools
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from utrbench import __version__
+from utrbench.errors import UserError
+
+# Libraries that cache or phone home; each gets a task-local directory unless the user set one.
+_CACHE_VARIABLES = {
+    "HF_HOME": "huggingface",
+    "HF_HUB_CACHE": "huggingface/hub",
+    "TRITON_CACHE_DIR": "triton",
+    "XDG_CACHE_HOME": "xdg",
+    "TORCH_HOME": "torch",
+    "MPLCONFIGDIR": "matplotlib",
+    "NUMBA_CACHE_DIR": "numba",
+}
+
+
+def isolate_environment() -> None:
+    """Task-local caches and no hub access (models load from local paths only)."""
+    root = Path.cwd() / ".cache"
+    for name, sub in _CACHE_VARIABLES.items():
+        os.environ.setdefault(name, str(root / sub))
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def command(**click_kwargs):
+    """Decorator: a click command with ``--version`` and clean user-error handling."""
+
+    def decorate(function):
+        @functools.wraps(function)
+        def run(*args, **kwargs):
+            try:
+                return function(*args, **kwargs)
+            except UserError as error:
+                click.echo(f"error: {error}", err=True)
+                sys.exit(UserError.exit_code)
+
+        run = click.version_option(__version__, prog_name="utrbench")(run)
+        return click.command(**click_kwargs)(run)
+
+    isolate_environment()
+    return decorate
+
+
+def device_option(function):
+    """``--device``: 'cpu', 'cuda' or 'auto' (cuda when available)."""
+    return click.option(
+        "--device",
+        type=click.Choice(["auto", "cpu", "cuda"]),
+        default="auto",
+        show_default=True,
+        help="Where to run the model; modules pass 'cuda' when the task has an accelerator.",
+    )(function)
+
+
+def resolve_device(name: str) -> str:
+    """Map ``--device`` to a torch device name, failing clearly when CUDA is absent."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda was requested but no CUDA device is visible to this task.")
+    return name

@@ -1,0 +1,173 @@
+"""Registry of model families, and the one way to create, save and load a model directory.
+
+A model directory is a Hugging Face-style folder (``config.json``, ``model.safetensors``,
+tokenizer files) plus ``utrbench.json``, which names the family, the size it was created at,
+the species list (index = species id, sorted alphabetically) and the training provenance.
+"""
+
+import importlib
+import json
+import pkgutil
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from utrbench import __version__
+from utrbench.errors import UserError
+from utrbench.io import atomic_output
+from utrbench.models.base import Family
+
+INFO_FILE = "utrbench.json"
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+
+_FAMILIES: dict[str, Family] = {}
+
+
+def register(family: Family) -> Family:
+    """Add a family; called once at import time by each family module."""
+    if family.name in _FAMILIES:
+        raise RuntimeError(f"model family {family.name!r} registered twice")
+    _FAMILIES[family.name] = family
+    return family
+
+
+def _import_family_modules():
+    import utrbench.models as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name not in {"base", "registry"}:
+            importlib.import_module(f"utrbench.models.{module.name}")
+
+
+def families() -> dict[str, Family]:
+    """All registered families by name."""
+    if not _FAMILIES:
+        _import_family_modules()
+    return dict(sorted(_FAMILIES.items()))
+
+
+def get_family(name: str) -> Family:
+    known = families()
+    if name not in known:
+        raise UserError(f"unknown model family {name!r}; known families: {', '.join(known)}.")
+    return known[name]
+
+
+@dataclass
+class ModelInfo:
+    """Contents of ``utrbench.json``."""
+
+    family: str
+    size: str | None = None
+    species: list = field(default_factory=list)
+    provenance: dict = field(default_factory=dict)
+
+    def species_index(self, name: str, where: str = "") -> int:
+        """Species id of ``name`` for this model (species-agnostic models always give 0)."""
+        if not self.species:
+            return 0
+        try:
+            return self.species.index(name)
+        except ValueError:
+            raise UserError(
+                f"{where + ': ' if where else ''}species {name!r} is not among the model's "
+                f"{len(self.species)} species."
+            ) from None
+
+
+@dataclass
+class LoadedModel:
+    model: torch.nn.Module
+    tokenizer: object
+    info: ModelInfo
+    family: Family
+
+
+def read_species_file(path) -> list:
+    """Species names, one per line, returned sorted (the species id is the sorted position)."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: species file not found.")
+    names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    if not names:
+        raise UserError(f"{path}: species file is empty.")
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise UserError(f"{path}: species listed more than once: {', '.join(duplicated)}.")
+    return sorted(names)
+
+
+def init_model(family_name: str, size: str = "tiny", seed: int = 0, species=None, **overrides) -> LoadedModel:
+    """A randomly initialised model of a named size; the same seed gives the same weights."""
+    family = get_family(family_name)
+    if size not in family.sizes:
+        raise UserError(f"family {family_name!r} has no size {size!r}; sizes: {', '.join(family.sizes)}.")
+    species = sorted(species or [])
+    kwargs = dict(family.sizes[size])
+    if family.species_aware:
+        kwargs["num_species"] = max(len(species), 1)
+    kwargs.update(overrides)
+    config = family.config_class(**kwargs)
+    torch.manual_seed(seed)
+    model = family.model_class(config)
+    model.eval()
+    info = ModelInfo(family=family.name, size=size, species=species, provenance={"init_seed": seed})
+    return LoadedModel(model, family.new_tokenizer(config), info, family)
+
+
+def save_model(loaded: LoadedModel, directory) -> None:
+    """Write weights, config, tokenizer and ``utrbench.json`` to ``directory`` atomically."""
+    directory = Path(directory)
+    with atomic_output(directory) as tmp:
+        tmp.mkdir()
+        loaded.model.save_pretrained(tmp)
+        loaded.tokenizer.save(tmp)
+        info = dict(vars(loaded.info), utrbench_version=__version__)
+        (tmp / INFO_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+
+
+def load_model(directory, family_name: str | None = None, device="cpu") -> LoadedModel:
+    """Load a model directory; published checkpoints without ``utrbench.json`` need ``family_name``."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise UserError(f"{directory}: model directory not found.")
+    if not any((directory / name).exists() for name in WEIGHT_FILES):
+        raise UserError(f"{directory}: no model weights (expected one of {', '.join(WEIGHT_FILES)}).")
+    info_path = directory / INFO_FILE
+    if info_path.exists():
+        try:
+            raw = json.loads(info_path.read_text())
+        except json.JSONDecodeError as error:
+            raise UserError(f"{info_path}: not valid JSON ({error}).") from None
+        raw.pop("utrbench_version", None)
+        info = ModelInfo(**raw)
+        if family_name and family_name != info.family:
+            raise UserError(f"{directory}: holds a {info.family!r} model, not {family_name!r}.")
+        family = get_family(info.family)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = family.model_class.from_pretrained(directory, local_files_only=True)
+        tokenizer = family.load_tokenizer(directory)
+    else:
+        if not family_name:
+            raise UserError(f"{directory}: no {INFO_FILE}; name the model family to load a published checkpoint.")
+        family = get_family(family_name)
+        if family.load_published is None:
+            raise UserError(f"{directory}: family {family_name!r} has no published checkpoints to load without {INFO_FILE}.")
+        model, tokenizer = family.load_published(directory)
+        info = ModelInfo(family=family.name, provenance={"published_checkpoint": str(directory)})
+    check_vocabulary(model, tokenizer, directory)
+    model.to(device).eval()
+    return LoadedModel(model, tokenizer, info, family)
+
+
+def check_vocabulary(model, tokenizer, where) -> None:
+    """A tokenizer whose ids would index past the model's embedding table is an error."""
+    expected = getattr(model.config, "vocab_size", None)
+    if expected is not None and tokenizer.vocab_size != expected:
+        raise UserError(
+            f"{where}: the tokenizer has {tokenizer.vocab_size} tokens but the model's vocabulary has "
+            f"{expected}; they do not belong together."
+        )

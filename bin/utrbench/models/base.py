@@ -54,6 +54,15 @@ class Family:
     ``new_tokenizer(config)`` builds the tokenizer that matches a config; ``load_tokenizer(dir)``
     reads it back from a model directory. ``load_published(dir)`` (optional) loads a published
     checkpoint that has no ``utrbench.json`` into our classes by parameter name.
+
+    ``tokenization`` tells generic code (masking for pretraining, zero-shot marginalisation)
+    how tokens map to nucleotides, without naming families:
+
+    - ``overlapping_kmer``: token i covers nucleotides [i, i + k) (tokenizer has ``k``);
+    - ``greedy_kmer``: non-overlapping k-mers with single-letter fallback (tokenizer has ``k``);
+    - ``bpe``: variable-length tokens (spans from the tokenizer);
+    - ``nucleotide``: one token per nucleotide;
+    - ``spectrum``: no learned weights and no LM head (k-mer spectrum baseline).
     """
 
     name: str
@@ -62,8 +71,8 @@ class Family:
     sizes: dict
     new_tokenizer: Callable
     load_tokenizer: Callable
+    tokenization: str = "token"
     species_aware: bool = False
-    has_lm_head: bool = True
     load_published: Callable | None = None
     description: str = ""
     extra: dict = field(default_factory=dict)
@@ -72,7 +81,7 @@ class Family:
 class MaskedLanguageModel:
     """Mixin documenting the shared model API; families override these methods."""
 
-    has_lm_head = True
+    has_lm_head = True  # False for models that cannot predict tokens (zero-shot refuses them)
 
     def encode(self, input_ids, attention_mask=None, species_ids=None):  # pragma: no cover - interface
         raise NotImplementedError

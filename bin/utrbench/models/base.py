@@ -16,9 +16,12 @@ Tokenizer
 Model (a ``transformers.PreTrainedModel`` subclass mixing in :class:`MaskedLanguageModel`)
     ``encode(input_ids, attention_mask, species_ids) -> tuple of hidden states`` (the input
     embedding output first, the last entry is the final representation after any final norm),
-    ``lm_logits(hidden) -> logits`` (the LM head applied to any ``[..., hidden]`` tensor, so
-    callers can evaluate it only at masked positions), ``forward(input_ids, attention_mask,
-    species_ids, labels)`` for training (loss over ``labels != -100``).
+    ``lm_logits(hidden, positions=None) -> logits``: the LM head on final hidden states
+    ``[B, T, H]``; with a boolean ``positions [B, T]`` it is evaluated only there and returns
+    ``[n_selected, V]`` in row-major order of the selected positions (a head that looks at
+    neighbouring positions, like a convolution, gathers its window itself); without it returns
+    ``[B, T, V]``. ``forward(input_ids, attention_mask, species_ids, labels)`` for training
+    returns an object with ``loss`` (over ``labels != -100``) and ``logits`` (at those positions).
 
 Species
     ``species_ids`` is a LongTensor ``[batch]`` of indices into the model's species list
@@ -86,7 +89,7 @@ class MaskedLanguageModel:
     def encode(self, input_ids, attention_mask=None, species_ids=None):  # pragma: no cover - interface
         raise NotImplementedError
 
-    def lm_logits(self, hidden):  # pragma: no cover - interface
+    def lm_logits(self, hidden, positions=None):  # pragma: no cover - interface
         raise NotImplementedError
 
     def masked_lm_loss(self, hidden, labels):
@@ -96,7 +99,7 @@ class MaskedLanguageModel:
         zero-shot scoring cheap for large vocabularies.
         """
         selected = labels != IGNORE_INDEX
-        logits = self.lm_logits(hidden[selected])
+        logits = self.lm_logits(hidden, positions=selected)
         return torch.nn.functional.cross_entropy(logits.float(), labels[selected]), logits
 
 

@@ -47,6 +47,8 @@ def isolate_environment() -> None:
         os.environ.setdefault(name, str(root / sub))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # Weight-loading progress bars of transformers would drown the step's own progress output.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 def command(**click_kwargs):

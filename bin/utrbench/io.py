@@ -140,3 +140,27 @@ def read_probabilities(path):
     except (OSError, KeyError) as error:
         raise UserError(f"{path}: not a probability HDF5 with 'ids', 'offsets' and 'probs' ({error}).") from None
     return ids, {i: probs[offsets[k]:offsets[k + 1]] for k, i in enumerate(ids)}, attrs
+
+
+def write_nucleotide_embeddings(path, ids, arrays, attrs=None) -> None:
+    """Per-nucleotide embeddings: ``ids``, ``offsets`` [n+1], ``embeddings`` float32 [total, d]."""
+    lengths = np.array([len(a) for a in arrays], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    with atomic_output(path, suffix=".h5") as tmp:
+        with h5py.File(tmp, "w", track_order=True) as handle:
+            _string_dataset(handle, "ids", ids)
+            handle.create_dataset("offsets", data=offsets)
+            handle.create_dataset("embeddings", data=np.concatenate(arrays).astype(np.float32))
+            _write_attrs(handle, attrs)
+
+
+def read_nucleotide_embeddings(path):
+    """Return ``(ids, {id: array [L, d]}, attrs)`` from a per-nucleotide embeddings HDF5."""
+    path = Path(path)
+    try:
+        with h5py.File(path, "r") as handle:
+            ids = [x.decode() if isinstance(x, bytes) else x for x in handle["ids"][()]]
+            offsets, embeddings, attrs = handle["offsets"][()], handle["embeddings"][()], dict(handle.attrs)
+    except (OSError, KeyError) as error:
+        raise UserError(f"{path}: not a per-nucleotide embeddings HDF5 with 'ids', 'offsets' and 'embeddings' ({error}).") from None
+    return ids, {i: embeddings[offsets[k]:offsets[k + 1]] for k, i in enumerate(ids)}, attrs

@@ -43,8 +43,9 @@ def _import_family_modules():
 
 def families() -> dict[str, Family]:
     """All registered families by name."""
-    if not _FAMILIES:
-        _import_family_modules()
+    # Always import (a no-op once done): a family module imported directly registers itself
+    # early, so an empty registry does not tell whether the others have been imported.
+    _import_family_modules()
     return dict(sorted(_FAMILIES.items()))
 
 

@@ -1,0 +1,90 @@
+#!/usr/bin/env nextflow
+/*
+ * utrbench entry workflow: validates params, runs the studies, publishes their outputs.
+ * Params are read here and in the output block only; named workflows get them as inputs.
+ */
+
+include { validateParameters } from 'plugin/nf-schema'
+include { UTRBENCH           } from './workflows/utrbench'
+include { DUMP_VERSIONS      } from './modules/local/dump_versions'
+
+workflow {
+    main:
+    validateParameters()
+
+    gtf = params.utr_gtf ? channel.value(file(params.utr_gtf, checkIfExists: true)) : channel.empty()
+    genome = params.utr_genome ? channel.value(file(params.utr_genome, checkIfExists: true)) : channel.empty()
+    maf = params.utr_maf ? channel.fromPath(params.utr_maf, checkIfExists: true) : channel.empty()
+    hal = params.utr_hal ? channel.fromPath(params.utr_hal, checkIfExists: true) : channel.empty()
+    dataset_options = [
+        reference: params.utr_reference,
+        single_exon_only: params.utr_single_exon_only,
+        min_length: params.utr_min_length,
+        pseudocount: params.zooal_pseudocount,
+        valid_fraction: params.pretrain_valid_fraction,
+        shards: params.pretrain_shards,
+    ]
+    // One recipe per family and size, shipped in conf/recipes/ (or a user's --pretrain_recipes folder).
+    recipe_dir = params.pretrain_recipes ?: "${projectDir}/conf/recipes"
+    recipes = channel.fromList(params.pretrain_families.tokenize(',').collect { name -> name.trim() }.findAll { name -> name })
+        .unique()
+        .map { family ->
+            def id = "${family}_${params.pretrain_size}"
+            [[id: id, family: family, size: params.pretrain_size], file("${recipe_dir}/${id}.json", checkIfExists: true)]
+        }
+
+    bench = UTRBENCH(
+        gtf, genome, maf, hal,
+        params.utr_species ? file(params.utr_species, checkIfExists: true) : [],
+        params.pretrain_exclude_genes ? file(params.pretrain_exclude_genes, checkIfExists: true) : [],
+        dataset_options,
+        params.utr_gtf ? recipes : channel.empty(),
+        params.pretrain_selection,
+        params.init_families, params.init_size, params.seed
+    )
+
+    // Sorted so the file, and so the cached DUMP_VERSIONS task, do not depend on task order.
+    versions_tsv = channel.topic('versions')
+        .unique()
+        .map { process_name, tool, version -> "${process_name}\t${tool}\t${version}" }
+        .collectFile(name: 'versions.tsv', newLine: true, sort: true)
+    versions = DUMP_VERSIONS(versions_tsv, workflow.manifest.version, workflow.nextflow.version.toString())
+
+    // Records as maps, so models/index.csv has named columns.
+    model_records = bench.models.map { meta, model_dir -> meta + [model_dir: model_dir] }
+
+    publish:
+    models = model_records
+    pretraining = bench.runs.map { meta, run -> meta + [run: run] }
+    dataset = bench.human.mix(bench.orthologs, bench.coverage, bench.counts, bench.bed, bench.table, bench.train, bench.valid)
+    probabilities = bench.zooal
+    pipeline_info = versions.yml
+}
+
+output {
+    models {
+        // Each model directory is named after meta.id, so it lands at models/<id>/.
+        path 'models'
+        index {
+            path 'models/index.csv'
+            header true
+        }
+    }
+    pretraining {
+        // Checkpoints and train_log.tsv of every run, at pretraining/<id>_run/.
+        path 'pretraining'
+        index {
+            path 'pretraining/index.csv'
+            header true
+        }
+    }
+    dataset {
+        path 'dataset'
+    }
+    probabilities {
+        path 'probabilities'
+    }
+    pipeline_info {
+        path 'pipeline_info'
+    }
+}

@@ -1,0 +1,199 @@
+"""Per-species UTR extraction from MAF (utrbench.align.maf, bin/utr_orthologs.py) on hand-built alignments."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pysam
+import pytest
+
+from utrbench.align.maf import build_maf_index, indexed_alignments, stream_alignments
+from utrbench.align.utrs import Utr, read_utr_bed
+from utrbench.errors import UserError
+from utrbench.seq.fasta import read_fasta
+from utrbench.seq.genome import Genome
+
+PROJECT = Path(__file__).resolve().parents[1]
+ASSETS = PROJECT / "assets" / "test"
+
+#          0         1         2         3
+#          0123456789012345678901234567890123456789
+CHR1 = "ACGTACGGTCAATTCCGGAATTGCATGCATGGCCAATTGG"
+
+# Block 1: reference 0-15 with an insertion column after position 7; Mouse has an extra T there
+# and a deletion; Dog (contig chrA) has two deletions. Block 2: reference 15-30; Mouse deletes
+# two bases, Dog aligns on another contig (chrB). Block 3: reference 30-40, Mouse on the minus strand.
+MAF = """##maf version=1
+a score=0
+s hg.chr1 0 15 + 40 ACGTACGG-TCaatTC
+s Mouse.chr5 100 15 + 1000 ACGAACGGTTC-ATTC
+s Dog.chrA 10 13 + 500 ACGTAC-G-TCAATTC
+
+a score=0
+s hg.chr1 15 15 + 40 CGGAATTGCATGCAT
+s Mouse.chr5 115 13 + 1000 CGG--TTGCATGCAA
+s Dog.chrB 20 15 + 500 CGGAATTGCATGCAT
+
+a score=0
+s hg.chr1 30 10 + 40 GGCCAATTGG
+s Mouse.chr9 400 10 - 1000 GGCCTATTGG
+
+"""
+
+UTRS = [
+    Utr("PLUS", "chr1", "+", [(5, 25)]),  # spans blocks 1 and 2
+    Utr("MINUS", "chr1", "-", [(30, 38)]),  # block 3, reverse-complemented
+    Utr("SPLICED", "chr1", "-", [(1, 4), (26, 29)]),  # two exons in two blocks, minus strand
+    Utr("UNALIGNED", "chr2", "+", [(0, 4)]),
+]
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    genome = tmp_path / "genome.fa"
+    genome.write_text(f">chr1\n{CHR1}\n>chr2\nACGTACGT\n")
+    maf = tmp_path / "aln.maf"
+    maf.write_text(MAF)
+    bed = tmp_path / "utrs.bed"
+    bed.write_text("".join(f"{u.chrom}\t{s}\t{e}\t{u.utr_id}\t0\t{u.strand}\n" for u in UTRS for s, e in u.exons))
+    return genome, maf, bed
+
+
+def extract(genome, maf, utrs=UTRS):
+    return {a.utr_id: a for a in stream_alignments([maf], utrs, Genome(genome), "hg")}
+
+
+def sequences(alignment):
+    return {species: found.sequence for species, found in alignment.species.items()}
+
+
+def test_utr_spanning_two_blocks_with_insertions_and_contig_choice(inputs):
+    plus = extract(*inputs[:2])["PLUS"]
+    # Mouse block 1 columns 5-15: CGGTTC-ATTC (its insertion T kept), block 2 columns 0-9: CGG--TTGCA.
+    # Dog: chrA gives 9 bases (C-G-TCAATTC), chrB 10 (CGGAATTGCA): chrB wins.
+    assert sequences(plus) == {"Mouse": "CGGTTCATTC" + "CGGTTGCA", "Dog": "CGGAATTGCA"}
+    assert (plus.species["Dog"].contig, plus.species["Dog"].candidates) == ("chrB", 2)
+    assert plus.species["Mouse"].covered_positions == 20 - 1 - 2  # one deletion in block 1, two in block 2
+    assert bytes(plus.columns["Dog"]).replace(b"\0", b".").decode() == "." * 10 + "CGGAATTGCA"
+
+
+def test_minus_strand_utr_is_reverse_complemented(inputs):
+    minus = extract(*inputs[:2])["MINUS"]
+    assert sequences(minus) == {"Mouse": "AATAGGCC"}  # reverse complement of GGCCTATT
+    found = minus.species["Mouse"]
+    # The row is on the species' minus strand, the gene on the reference minus strand: + in transcript terms.
+    assert (found.contig, found.strand, found.covered_positions) == ("chr9", "+", 8)
+    assert bytes(minus.columns["Mouse"]).decode() == "AATAGGCC"
+
+
+def test_spliced_minus_strand_utr_joins_exons_in_transcript_order(inputs):
+    spliced = extract(*inputs[:2])["SPLICED"]
+    # forward: block 1 columns 1-3 (CGA) + block 2 columns 11-13 (GCA) = CGAGCA; reverse complement:
+    assert sequences(spliced)["Mouse"] == "TGCTCG"
+    # Dog has 3 bases on chrA (exon 1) and 3 on chrB (exon 2): the tie goes to the smaller name.
+    assert (sequences(spliced)["Dog"], spliced.species["Dog"].contig) == ("ACG", "chrA")
+    assert spliced.length == 6
+
+
+def test_unaligned_utr_and_missing_species_have_no_rows(inputs):
+    found = extract(*inputs[:2])
+    assert found["UNALIGNED"].species == {} and found["UNALIGNED"].length == 4
+    assert "Dog" not in found["MINUS"].species
+
+
+def test_indexed_access_equals_streaming_plain_and_bgzip(inputs, tmp_path):
+    genome, maf, _ = inputs
+    compressed = tmp_path / "aln.maf.gz"
+    pysam.tabix_compress(str(maf), str(compressed))
+    streamed = extract(genome, maf)
+    assert {k: sequences(a) for k, a in extract(genome, compressed).items()} == \
+        {k: sequences(a) for k, a in streamed.items()}
+    for path in (maf, compressed):
+        build_maf_index(path, tmp_path / "aln.index", "hg")
+        indexed = {a.utr_id: a for a in indexed_alignments(path, tmp_path / "aln.index", UTRS, Genome(genome), "hg")}
+        assert list(indexed) == [u.utr_id for u in UTRS]
+        for utr_id, alignment in streamed.items():
+            assert sequences(indexed[utr_id]) == sequences(alignment)
+            for species, column in alignment.columns.items():
+                np.testing.assert_array_equal(indexed[utr_id].columns[species], column)
+
+
+def test_reference_row_disagreeing_with_genome_is_an_error(inputs):
+    genome, maf, _ = inputs
+    maf.write_text(MAF.replace("GGCCAATTGG\n", "GGCCAATAGG\n"))
+    with pytest.raises(UserError, match=r"block at hg.chr1:30-40 has 'A' at chr1:38 where .*genome.fa has 'T'"):
+        extract(genome, maf)
+
+
+def test_unsorted_maf_is_an_error(inputs):
+    genome, maf, _ = inputs
+    header, block1, block2, block3 = MAF.replace("##maf version=1\n", "##maf version=1\n\n").split("\n\n")[:4]
+    # Block 3 closes PLUS and SPLICED, then block 2 would add to them.
+    maf.write_text("\n\n".join([header, block1, block3, block2]) + "\n\n")
+    with pytest.raises(UserError, match=r"block at hg.chr1:15 comes after blocks past UTR PLUS; .* must be sorted"):
+        extract(genome, maf)
+
+
+def test_malformed_block_names_its_line(inputs):
+    genome, maf, _ = inputs
+    maf.write_text(MAF.replace("s Mouse.chr5 115 13 + 1000", "s Mouse.chr5 115 thirteen + 1000"))
+    with pytest.raises(UserError, match=r"aln.maf: block at line 7 is not valid MAF"):
+        extract(genome, maf)
+
+
+def run_orthologs(bed, genome, maf, cwd, *extra):
+    return subprocess.run(
+        [sys.executable, str(PROJECT / "bin" / "utr_orthologs.py"), "--bed", str(bed), "--genome", str(genome),
+         "--maf", str(maf), "--reference", "hg", "--out-fasta", "o.fa", "--out-coverage", "o.tsv", *extra],
+        cwd=cwd, capture_output=True, text=True)
+
+
+def test_cli_writes_fasta_and_coverage(inputs, tmp_path):
+    genome, maf, bed = inputs
+    result = run_orthologs(bed, genome, maf, tmp_path)
+    assert result.returncode == 0, result.stderr
+    fasta = (tmp_path / "o.fa").read_text()
+    assert ">PLUS:Dog\nCGGAATTGCA\n" in fasta and ">MINUS:Mouse\nAATAGGCC\n" in fasta
+    coverage = (tmp_path / "o.tsv").read_text().splitlines()
+    assert coverage[0].split("\t") == ["utr_id", "species", "contig", "strand", "utr_length", "sequence_length",
+                                      "covered_positions", "coverage", "candidates"]
+    assert "PLUS\tDog\tchrB\t+\t20\t10\t10\t0.5\t2" in coverage
+
+
+def test_cli_indexed_route_writes_the_same_records(inputs, tmp_path):
+    # Streaming writes UTRs as the MAF passes them, the indexed route in BED order: same records.
+    genome, maf, bed = inputs
+
+    def records():
+        return read_fasta(tmp_path / "o.fa"), sorted((tmp_path / "o.tsv").read_text().splitlines())
+
+    assert run_orthologs(bed, genome, maf, tmp_path).returncode == 0
+    streamed = records()
+    subprocess.run([sys.executable, str(PROJECT / "bin" / "maf_index.py"), "--maf", str(maf), "--reference", "hg",
+                    "--out", "aln.index"], cwd=tmp_path, check=True)
+    assert run_orthologs(bed, genome, maf, tmp_path, "--maf-index", "aln.index").returncode == 0
+    assert records() == streamed
+
+
+def test_cli_bad_reference_exits_2_without_output(inputs, tmp_path):
+    genome, maf, bed = inputs
+    maf.write_text(MAF.replace("s hg.chr1 15 15 + 40 CGGAATTGCATGCAT", "s hg.chr1 15 15 + 40 CGGAATTGCATGAAT"))
+    result = run_orthologs(bed, genome, maf, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and "block at hg.chr1:15-30 has 'A' at chr1:28" in result.stderr
+    assert not (tmp_path / "o.fa").exists() and not (tmp_path / "o.tsv").exists()
+
+
+def test_assets_alignment_streams_like_indexed(tmp_path):
+    bed = tmp_path / "u.bed"
+    bed.write_text("chr1\t403\t700\tA\t0\t+\nchr1\t1100\t1497\tB\t0\t-\nchr2\t353\t500\tC\t0\t+\n"
+                   "chr2\t600\t800\tC\t1\t+\n")
+    utrs = read_utr_bed(bed)
+    genome = Genome(ASSETS / "genome.fa")
+    build_maf_index(ASSETS / "alignment.maf", tmp_path / "a.index", "Homo_sapiens")
+    streamed = {a.utr_id: sequences(a) for a in stream_alignments([ASSETS / "alignment.maf"], utrs, genome, "Homo_sapiens")}
+    indexed = {a.utr_id: sequences(a) for a in
+               indexed_alignments(ASSETS / "alignment.maf", tmp_path / "a.index", utrs, genome, "Homo_sapiens")}
+    assert streamed == indexed
+    assert set(streamed["A"]) == {"Bos_taurus", "Canis_lupus", "Mus_musculus"}  # Pan_troglodytes is missing

@@ -1,0 +1,109 @@
+"""Masking statistics against the recipe: fraction, k-mer span alignment, 80/10/10, edges."""
+
+import numpy as np
+import pytest
+
+from utrbench.errors import UserError
+from utrbench.models import families, init_model
+from utrbench.models.base import IGNORE_INDEX
+from utrbench.train.data import Example, pad_batch
+from utrbench.train.masking import check_trainable, kmer_centre_rate, mask_batch, random_token_ids
+
+
+def tokenizer_of(tokenization):
+    name = next(n for n, f in families().items() if f.tokenization == tokenization)
+    return init_model(name, "tiny").tokenizer
+
+
+def batch(tokenizer, rows, length, seed=0):
+    rng = np.random.default_rng(seed)
+    examples = [Example(tokenizer.encode("".join(rng.choice(list("ACGT"), length))).ids, 0) for _ in range(rows)]
+    ids, attention, _ = pad_batch(examples, tokenizer.pad_id)
+    return ids, attention
+
+
+def sigma(p, n):
+    return np.sqrt(p * (1 - p) / n)
+
+
+def test_kmer_centre_rate_gives_target_fraction():
+    # DNABERT's own recipe: centre rate 0.025 for ~15 % of 6-mer tokens; 0.15 as centre rate masks ~62 %
+    assert kmer_centre_rate(0.15, 6) == pytest.approx(0.02672, abs=1e-5)
+    assert 1 - (1 - 0.15) ** 6 == pytest.approx(0.6229, abs=1e-4)
+
+
+def test_overlapping_kmer_spans_fraction_and_alignment():
+    tokenizer = tokenizer_of("overlapping_kmer")
+    k = tokenizer.k
+    ids, attention = batch(tokenizer, 200, 300)
+    inputs, labels = mask_batch(ids, attention, tokenizer, "overlapping_kmer", np.random.default_rng(1))
+    selected = labels != IGNORE_INDEX
+    content = ~np.isin(ids, tokenizer.special_ids)
+    assert not (selected & ~content).any()
+    # exact expectation per position: 1 - (1 - p)^(number of content centres whose span covers it)
+    p = kmer_centre_rate(0.15, k)
+    n_content = content.sum(axis=1)[0]
+    position = np.arange(n_content)
+    covering = np.minimum(position + k // 2, n_content - 1) - np.maximum(position - (k - 1) // 2, 0) + 1
+    expected = (1 - (1 - p) ** covering).mean()
+    observed = selected[content].mean()
+    assert abs(observed - expected) < 4 * sigma(0.15, content.sum() / k)
+    assert abs(expected - 0.15) < 0.005
+    # every run of masked content tokens that does not touch an end is at least k tokens long
+    for row in selected[:, 1:-1]:
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], row.astype(int), [0]])))
+        for start, end in zip(edges[::2], edges[1::2]):
+            if start > 0 and end < len(row):
+                assert end - start >= k
+
+
+@pytest.mark.parametrize("tokenization", ["greedy_kmer", "bpe"])
+def test_token_masking_fraction_and_80_10_10(tokenization):
+    tokenizer = tokenizer_of(tokenization)
+    ids, attention = batch(tokenizer, 400, 240)
+    attention[:50, -20:] = False  # padded tails are never selected
+    inputs, labels = mask_batch(ids, attention, tokenizer, tokenization, np.random.default_rng(2))
+    selected = labels != IGNORE_INDEX
+    candidates = attention & ~np.isin(ids, tokenizer.special_ids)
+    assert not (selected & ~candidates).any()
+    assert abs(selected[candidates].mean() - 0.15) < 4 * sigma(0.15, candidates.sum())
+    assert (labels[selected] == ids[selected]).all()
+    n = selected.sum()
+    masked = inputs[selected] == tokenizer.mask_id
+    unchanged = inputs[selected] == ids[selected]
+    assert abs(masked.mean() - 0.8) < 4 * sigma(0.8, n)
+    # a random replacement equals the original with probability 1/len(pool); correct for it
+    pool = random_token_ids(tokenizer)
+    assert abs(unchanged.mean() - (0.1 + 0.1 / len(pool))) < 4 * sigma(0.1, n)
+    replaced = inputs[selected & (inputs != tokenizer.mask_id)]
+    assert np.isin(replaced, pool).all()
+    assert (inputs[~selected] == ids[~selected]).all()
+
+
+def test_nucleotide_positions_exact_count_and_edges():
+    tokenizer = tokenizer_of("nucleotide")
+    ids, attention = batch(tokenizer, 300, 200)
+    attention[0, 150:] = False
+    inputs, labels = mask_batch(ids, attention, tokenizer, "nucleotide", np.random.default_rng(3), edge_margin=30)
+    selected = labels != IGNORE_INDEX
+    assert selected[1:].sum(axis=1).tolist() == [30] * 299  # exactly 15 % of 200
+    assert selected[0].sum() == round(0.15 * 150)
+    assert not selected[:, :30].any() and not selected[1:, 170:].any() and not selected[0, 120:].any()
+    n = selected.sum()
+    assert abs((inputs[selected] == tokenizer.mask_id).mean() - 0.8) < 4 * sigma(0.8, n)
+    # short sequences that cannot keep the margin still get their positions
+    short_ids, short_attention = batch(tokenizer, 4, 40)
+    _, short_labels = mask_batch(short_ids, short_attention, tokenizer, "nucleotide", np.random.default_rng(4), edge_margin=30)
+    assert ((short_labels != IGNORE_INDEX).sum(axis=1) == 6).all()
+
+
+def test_every_row_gets_a_masked_token():
+    tokenizer = tokenizer_of("greedy_kmer")
+    ids, attention = batch(tokenizer, 50, 6)  # one 6-mer token per row
+    _, labels = mask_batch(ids, attention, tokenizer, "greedy_kmer", np.random.default_rng(5))
+    assert ((labels != IGNORE_INDEX).sum(axis=1) == 1).all()
+
+
+def test_spectrum_family_is_not_trainable():
+    with pytest.raises(UserError, match="no learned weights"):
+        check_trainable("spectrum", "kmer")

@@ -1,0 +1,191 @@
+"""Pretraining: schedules, recipes, batching, resume, species, selection, CLI errors."""
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from safetensors.torch import load_file
+
+from utrbench.errors import UserError
+from utrbench.models import init_model
+from utrbench.train.data import BatchStream, ExampleMaker, RecordStream, species_of
+from utrbench.train.recipe import read_recipe
+from utrbench.train.schedules import Cyclic, InverseSqrt, LinearWarmupDecay
+from utrbench.train.selection import choose_checkpoint
+from utrbench.train.trainer import checkpoint_path, pretrain
+
+RECIPES = Path(__file__).parents[1] / "conf" / "recipes"
+SPECIES = ["Homo_sapiens", "Mus_musculus"]
+
+
+def write_dataset(folder, n=40, seed=0, species=SPECIES, motif=None):
+    rng = np.random.default_rng(seed)
+    path = Path(folder) / f"data{seed}.fa"
+    with open(path, "w") as out:
+        for i in range(n):
+            length = int(rng.integers(60, 160))
+            if motif:  # the motif repeated from a random phase, 10 % of letters mutated
+                letters = np.array(list((motif * (length // len(motif) + 2))[rng.integers(len(motif)):][:length]))
+                mutated = rng.random(length) < 0.1
+                letters[mutated] = rng.choice(list("ACGT"), mutated.sum())
+            else:
+                letters = rng.choice(list("ACGT"), length)
+            out.write(f">utr{i}:{species[i % len(species)]}\n{''.join(letters)}\n")
+    return path
+
+
+def tiny_recipe(family, **changes):
+    return dataclasses.replace(read_recipe(RECIPES / f"{family}_tiny.json"), **changes)
+
+
+def test_schedules_hand_values_and_cyclic_matches_torch():
+    linear = LinearWarmupDecay(warmup_steps=4, decay_steps=10, final=0.1)
+    assert [linear(s) for s in (0, 3, 4, 9, 14, 20)] == pytest.approx([0.25, 1.0, 1.0, 0.55, 0.1, 0.1])
+    inverse = InverseSqrt(warmup_steps=4)
+    assert [inverse(s) for s in (0, 3, 15)] == pytest.approx([0.25, 1.0, 0.5])
+    cyclic = Cyclic(warmup_steps=3, decay_steps=5, final=0.2)
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([parameter], lr=1.0)
+    reference = torch.optim.lr_scheduler.CyclicLR(optimizer, base_lr=0.2, max_lr=1.0, step_size_up=3,
+                                                  step_size_down=5, cycle_momentum=False)
+    expected = []
+    for _ in range(20):
+        optimizer.step()
+        reference.step()
+        expected.append(reference.get_last_lr()[0])
+    assert [cyclic(s) for s in range(20)] == pytest.approx(expected)
+
+
+def test_recipe_errors_name_the_key(tmp_path):
+    good = json.loads((RECIPES / "dnabert_tiny.json").read_text())
+    for change, key in [({"lr": -1}, "lr"), ({"mask_rate": 1.5}, "mask_rate"), ({"steps": "ten"}, "steps"),
+                        ({"schedule": "cosine"}, "schedule"), ({"tokens_per_batch": 8}, "tokens_per_batch"),
+                        ({"learning_rate": 1}, "learning_rate")]:
+        path = tmp_path / "recipe.json"
+        path.write_text(json.dumps({**good, **change}))
+        with pytest.raises(UserError, match=key):
+            read_recipe(path)
+
+
+def test_batches_respect_budget_and_resume_from_position(tmp_path):
+    data = write_dataset(tmp_path)
+    loaded = init_model("ntv2", "tiny")
+    maker = ExampleMaker(loaded.tokenizer, "greedy_kmer", 16, seed=3, species_ids={}, shift_max=3)
+    stream = BatchStream(RecordStream([data], seed=3), maker, 50, loaded.tokenizer.pad_id)
+    first = [stream.next_batch() for _ in range(5)]
+    assert all(ids.size <= 50 and ids.shape[1] <= 16 for ids, _, _ in first)
+    position = stream.position
+    following = [stream.next_batch() for _ in range(20)]  # crosses into the next epoch
+    resumed = BatchStream(RecordStream([data], seed=3), maker, 50, loaded.tokenizer.pad_id, position=position)
+    for (ids, attention, _), (again, again_attention, _) in zip(following, [resumed.next_batch() for _ in range(20)]):
+        assert np.array_equal(ids, again) and np.array_equal(attention, again_attention)
+    assert stream.position[0] >= 1
+
+
+def test_species_from_headers():
+    assert species_of("ENST0001.1_utr3:Homo_sapiens") == "Homo_sapiens"
+    assert species_of("ENST0001") is None
+
+
+def test_species_conditioning_changes_output():
+    loaded = init_model("statespace", "tiny", species=SPECIES)
+    torch.manual_seed(0)
+    for parameter in loaded.model.parameters():  # move away from any zero initialisation
+        parameter.data.add_(0.1 * torch.randn_like(parameter))
+    ids = torch.from_numpy(loaded.tokenizer.encode("ACGTACGGTTACGATCGATCG" * 3).ids)[None]
+    with torch.no_grad():
+        human, mouse = (loaded.model.encode(ids, torch.ones_like(ids), torch.tensor([s]))[-1] for s in (0, 1))
+    assert not torch.allclose(human, mouse)
+
+
+def weights(run_dir, step):
+    return load_file(checkpoint_path(run_dir, step) / "model.safetensors")
+
+
+@pytest.mark.parametrize("family", ["statespace", "dnabert"])
+def test_kill_and_resume_equals_uninterrupted(tmp_path, family):
+    train, valid = write_dataset(tmp_path, seed=0), write_dataset(tmp_path, n=8, seed=1)
+    recipe = tiny_recipe(family, steps=4)
+    kwargs = dict(seed=5, valid_paths=[valid], species=SPECIES)
+    pretrain(recipe, [train], tmp_path / "whole", **kwargs)
+    pretrain(recipe, [train], tmp_path / "killed", max_steps_this_run=2, **kwargs)
+    assert not checkpoint_path(tmp_path / "killed", 4).exists()
+    with pytest.raises(UserError, match="--resume"):
+        pretrain(recipe, [train], tmp_path / "killed", **kwargs)
+    pretrain(recipe, [train], tmp_path / "killed", resume=True, **kwargs)
+    whole, resumed = weights(tmp_path / "whole", 4), weights(tmp_path / "killed", 4)
+    assert all(torch.equal(whole[name], resumed[name]) for name in whole)
+    assert not all(torch.equal(whole[name], weights(tmp_path / "whole", 2)[name]) for name in whole)
+
+
+@pytest.mark.slow
+def test_planted_motif_loss_falls_below_unigram_entropy(tmp_path):
+    train = write_dataset(tmp_path, n=200, seed=0, motif="ACGGTCATTG")
+    valid = write_dataset(tmp_path, n=20, seed=1, motif="ACGGTCATTG")
+    counts = np.unique(list("".join(line.strip() for line in open(valid) if not line.startswith(">"))), return_counts=True)[1]
+    unigram_entropy = -(counts / counts.sum() * np.log(counts / counts.sum())).sum()
+    recipe = tiny_recipe("statespace", steps=60, lr=1e-2, tokens_per_batch=1024, tokens_per_step=1024,
+                         context_tokens=128, valid_every=60, checkpoint_every=60, log_every=10, edge_margin=0)
+    trainer = pretrain(recipe, [train], tmp_path / "run", seed=0, valid_paths=[valid], species=SPECIES)
+    final = trainer.log_rows[-1]["valid_loss"]
+    assert final < 0.7 * unigram_entropy
+
+
+def test_choose_checkpoint_rules():
+    import pandas as pd
+
+    losses = pd.DataFrame({"step": [1, 2, 3, 4, 5, 6], "train_loss": [2.0, 1.5, 1.2, 1.1, 1.19, 1.095],
+                           "valid_loss": [2.1, 1.6, 1.3, 1.25, 1.27, math.nan]})
+    # step 5: |1.19 - 1.5| / 1.5 = 21 %; step 6: |1.095 - 1.2| / 1.2 = 8.75 %; no plateau at 1 %
+    assert choose_checkpoint(losses)[0] == 6
+    assert choose_checkpoint(losses, tolerance=0.1)[0] == 6
+    assert choose_checkpoint(losses, tolerance=0.25)[0] == 5
+    assert choose_checkpoint(losses, rule="valid")[0] == 4
+
+
+def run_cli(module, args):
+    import importlib
+
+    return CliRunner().invoke(importlib.import_module(module).main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def cli_modules():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "bin"))
+    yield
+    sys.path.remove(str(Path(__file__).parents[1] / "bin"))
+
+
+def test_cli_errors_exit_2(tmp_path, cli_modules):
+    train = write_dataset(tmp_path)
+    (tmp_path / "empty.fa").write_text("")
+    (tmp_path / "bad.json").write_text(json.dumps({**json.loads((RECIPES / "dnabert_tiny.json").read_text()), "lr": 0}))
+    (tmp_path / "species.txt").write_text("Homo_sapiens\n")  # Mus_musculus is unknown to the model
+    cases = [
+        (["--recipe", tmp_path / "bad.json", train], "'lr'"),
+        (["--recipe", RECIPES / "dnabert_tiny.json", tmp_path / "empty.fa"], "no sequence"),
+        (["--recipe", RECIPES / "statespace_tiny.json", "--species", tmp_path / "species.txt", train], "Mus_musculus"),
+    ]
+    for args, message in cases:
+        result = run_cli("pretrain", [*args, "--out", tmp_path / "run", "--no-progress"])
+        assert result.exit_code == 2 and message in result.output, result.output
+        assert not (tmp_path / "run").exists()
+
+
+def test_select_checkpoint_cli_writes_model(tmp_path, cli_modules):
+    train = write_dataset(tmp_path)
+    pretrain(tiny_recipe("statespace", steps=4), [train], tmp_path / "run", species=SPECIES)
+    result = run_cli("select_checkpoint", ["--run", tmp_path / "run", "--out", tmp_path / "model"])
+    assert result.exit_code == 0, result.output
+    info = json.loads((tmp_path / "model" / "utrbench.json").read_text())
+    assert info["provenance"]["selection"]["step"] == 4 and info["provenance"]["step"] == 4
+    assert info["species"] == SPECIES
+    assert not (tmp_path / "model" / "trainer_state.pt").exists()
+    assert run_cli("select_checkpoint", ["--run", tmp_path / "run", "--rule", "valid", "--out", tmp_path / "m2"]).exit_code == 2

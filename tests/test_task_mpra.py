@@ -1,0 +1,178 @@
+"""MPRA readers and the grouping of near-identical oligos (utrbench.tasks.mpra, mpra_prep.py)."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from utrbench.errors import UserError
+from utrbench.seq.fasta import read_fasta
+from utrbench.tasks import mpra
+from utrbench.tasks.targets import read_target_table
+
+SIEGEL_FAST = Path("/work/shared/data/mpra/siegel/fastUTR_mpra.txt.gz")
+BIN = Path(__file__).resolve().parents[1] / "bin"
+
+
+def random_sequence(rng, length):
+    return "".join(rng.choice(list("ACGT"), size=length))
+
+
+def slow_groups(sequences, k):
+    """Reference: union of every pair of sequences whose sets of N-free k-mers intersect."""
+    kmers = [{s[i:i + k] for i in range(len(s) - k + 1) if "N" not in s[i:i + k]} for s in sequences]
+    parent = list(range(len(sequences)))
+
+    def root(i):
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i in range(len(sequences)):
+        for j in range(i):
+            if kmers[i] & kmers[j]:
+                parent[root(i)] = root(j)
+    roots = [root(i) for i in range(len(sequences))]
+    order = list(dict.fromkeys(roots))
+    return np.array([order.index(r) for r in roots])
+
+
+def test_grouping_by_hand():
+    rng = np.random.default_rng(0)
+    a, b = random_sequence(rng, 60), random_sequence(rng, 60)
+    snp = a[:30] + ("C" if a[30] != "C" else "G") + a[31:]
+    tile = b[20:] + random_sequence(rng, 20)  # overlapping tile of b: shares 40 nt
+    short_overlap = a[-20:] + random_sequence(rng, 40)  # shares only 20 nt with a: separate
+    with_n = "N" * 60
+    labels = mpra.group_near_identical([a, b, snp, tile, short_overlap, with_n], k=30)
+    assert labels.tolist() == [0, 1, 0, 1, 2, 3]
+
+
+def test_grouping_equals_the_pairwise_reference_on_families_of_variants():
+    rng = np.random.default_rng(1)
+    sequences = []
+    for _ in range(15):
+        parent = random_sequence(rng, 80)
+        for _ in range(rng.integers(1, 4)):
+            variant = list(parent)
+            for position in rng.choice(80, size=rng.integers(0, 6), replace=False):
+                variant[position] = "ACGTN"[rng.integers(5)]
+            sequences.append("".join(variant))
+    order = rng.permutation(len(sequences))
+    sequences = [sequences[i] for i in order]
+    for k in (12, 30):
+        assert mpra.group_near_identical(sequences, k).tolist() == slow_groups(sequences, k).tolist()
+
+
+def test_fastutr_real_table_counts_and_snp_pairs_share_a_group():
+    tables = mpra.read_fastutr(SIEGEL_FAST)
+    assert {name: len(t) for name, t in tables.items()} == {"Jurkat_stability": 30253, "Beas2B_stability": 7613}
+    jurkat = tables["Jurkat_stability"]
+    assert jurkat["id"].iloc[0] == "fastutr_00001" and jurkat["target"].between(0, 1.1).all()
+    # Sorted by sequence, so a SNP allele often follows its reference: equal-length neighbours
+    # that differ at one position must be in one group.
+    sequences, groups = jurkat["sequence"].to_numpy(), jurkat["group"].to_numpy()
+    pairs = 0
+    for i in range(len(sequences) - 1):
+        s, t = sequences[i], sequences[i + 1]
+        if len(s) == len(t) and sum(x != y for x, y in zip(s, t)) == 1:
+            pairs += 1
+            assert groups[i] == groups[i + 1]
+    assert pairs > 1000
+    assert 1000 < jurkat["group"].nunique() < len(jurkat) / 2
+
+
+def write_siegel(path, rows):
+    columns = ["ids", "seq", "region", "issnp", "ratios_T4T0_GC_resid", "ratios_T0_GC_resid"]
+    pd.DataFrame(rows, columns=columns).to_csv(path, index=False)
+
+
+def test_siegel_sequence_level_table(tmp_path):
+    path = tmp_path / "sequence_level_data_Jurkat.csv"
+    write_siegel(path, [
+        ("o1", "ACGTACGT", "GENEA|chr1:100-260", 1, 0.5, 0.1),
+        ("o2", "acgtacct", "GENEA|chr1:100-260", 1, 0.6, None),
+        ("o3", "TTTTACGT", "GENEB|chrX:5-165", 0, 0.7, 0.3),
+        ("o4", "GGGGACGT", "GENEC|chr2:5-165", 1, 0.8, 0.4),
+    ])
+    tables = mpra.read_siegel(path)
+    assert sorted(tables) == ["Jurkat_stability", "Jurkat_steady_state"]
+    stability = tables["Jurkat_stability"]
+    assert stability["id"].tolist() == ["o1", "o2", "o4"]  # issnp only
+    assert stability["group"].tolist() == ["chr1", "chr1", "chr2"]
+    assert stability["sequence"].tolist()[1] == "ACGTACCT"
+    assert tables["Jurkat_steady_state"]["id"].tolist() == ["o1", "o4"]  # no measurement, no row
+    assert mpra.read_siegel(path, snp_only=False)["Jurkat_stability"]["group"].tolist()[2] == "chrX"
+
+
+def test_siegel_bad_region_is_a_user_error(tmp_path):
+    path = tmp_path / "sequence_level_data_Beas2B.csv"
+    write_siegel(path, [("o1", "ACGT", "GENEA-chr1-100", 1, 0.5, 0.1)])
+    with pytest.raises(UserError, match="GENE\\|CHROM:START-END"):
+        mpra.read_siegel(path)
+
+
+def write_griesemer(tmp_path):
+    """A hand-made pair of files in the documented MPRAu layout (not checked on the real release)."""
+    info = pd.DataFrame({
+        "oligo_id": ["ol1", "ol2", "ol3", "ol3"],
+        "variant_id": ["v1", "v2", "v3", "v4"],
+        "gene_symbol": ["GENEA", "GENEA", "GENEB", "GENEB"],
+        "ref_sequence": ["ACGTAA", "CCGTAA", "GGGTAA", "GGGTAA"],
+        "alt_sequence": ["ACGTTA", "CCGTTA", "GGGTTA", "GGGTTC"],
+    })
+    info.to_csv(tmp_path / "Oligo_Variant_Info.txt", sep="\t", index=False)
+    results = pd.DataFrame({"oligo_id": ["ol1", "ol2", "ol3"],
+                            "log2FoldChange_Ref_HEPG2": [0.5, -0.2, 1.0], "log2FoldChange_Alt_HEPG2": [0.7, None, 1.1],
+                            "log2FoldChange_Ref_K562": [0.1, 0.2, 0.3], "log2FoldChange_Alt_K562": [0.4, 0.5, 0.6]})
+    results.to_csv(tmp_path / "Variant_MPRAu_Results.txt", sep="\t", index=False)
+
+
+def test_griesemer_ref_and_alt_are_samples_grouped_by_gene(tmp_path):
+    write_griesemer(tmp_path)
+    tables = mpra.read_griesemer(tmp_path / "Oligo_Variant_Info.txt", tmp_path / "Variant_MPRAu_Results.txt")
+    assert sorted(tables) == ["HEPG2_log2fc", "K562_log2fc"]
+    hepg2 = tables["HEPG2_log2fc"]
+    assert hepg2["id"].tolist() == ["ol1_ref", "ol2_ref", "ol1_alt"]  # ol3 has two variants: dropped
+    assert hepg2["sequence"].tolist() == ["ACGTAA", "CCGTAA", "ACGTTA"]
+    assert hepg2["target"].tolist() == [0.5, -0.2, 0.7] and set(hepg2["group"]) == {"GENEA"}
+    assert tables["K562_log2fc"]["target"].tolist() == [0.1, 0.2, 0.4, 0.5]
+
+
+def test_generic_table(tmp_path):
+    path = tmp_path / "mine.csv"
+    pd.DataFrame({"name": ["a", "b", "c"], "seq": ["ACG", "CCG", "GGA"], "chrom": ["1", "1", "2"],
+                  "act": [1.0, None, 3.0], "x": [0.1, 0.2, 0.3]}).to_csv(path, index=False)
+    tables = mpra.read_generic(path, "name", "seq", "chrom", ["act", "x"])
+    assert tables["act"]["id"].tolist() == ["a", "c"] and tables["x"]["group"].tolist() == ["1", "1", "2"]
+    with pytest.raises(UserError, match="missing column"):
+        mpra.read_generic(path, "name", "seq", "gene", ["act"])
+
+
+def invoke(args, monkeypatch, cwd):
+    monkeypatch.chdir(cwd)
+    monkeypatch.syspath_prepend(str(BIN))
+    from mpra_prep import main
+
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_cli_writes_tables_and_fasta(tmp_path, monkeypatch):
+    write_griesemer(tmp_path)
+    result = invoke(["--format", "griesemer", "--dataset", "griesemer", "--out-dir", "out",
+                     "Oligo_Variant_Info.txt", "Variant_MPRAu_Results.txt"], monkeypatch, tmp_path)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "griesemer.HEPG2_log2fc.tsv", "griesemer.K562_log2fc.tsv", "griesemer.fa"]
+    assert read_fasta(tmp_path / "out" / "griesemer.fa") == {
+        "ol1_ref": "ACGTAA", "ol2_ref": "CCGTAA", "ol1_alt": "ACGTTA", "ol2_alt": "CCGTTA"}
+    assert read_target_table(tmp_path / "out" / "griesemer.K562_log2fc.tsv")["target"].tolist() == [0.1, 0.2, 0.4, 0.5]
+
+
+def test_cli_bad_table_exits_2_without_output(tmp_path, monkeypatch):
+    (tmp_path / "bad.txt").write_text("ACGT\t0.5\n")
+    result = invoke(["--format", "fastutr", "--dataset", "x", "--out-dir", "out", "bad.txt"], monkeypatch, tmp_path)
+    assert result.exit_code == 2 and "expected 3 tab-separated columns" in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -1,18 +1,18 @@
 /*
  * TASK_MPRA: MPRA activity regressed on embeddings of every model and on sequence-feature
  * baselines (k-mer spectra, minimal MPRA features); grouped CV, Pearson r, bar charts.
- * The oligo FASTA goes out through `fasta` so the caller embeds it with each language model
- * (EMBED) and passes the result back in `embeddings`; baselines are computed here.
+ * The caller runs MPRA_PREP (module) first and embeds its oligo FASTA with each language model
+ * (EMBED), so the embeddings exist before this subworkflow starts; baselines are computed here.
  */
-include { MPRA_PREP } from '../../../modules/local/mpra_prep'
 include { SEQUENCE_FEATURES } from '../../../modules/local/sequence_features'
 include { REGRESS } from '../../../modules/local/regress'
 include { PLOT_TASK } from '../../../modules/local/plot_task'
 
 workflow TASK_MPRA {
     take:
-    tables        // channel: [meta(id, format), table file(s)]
-    embeddings    // channel: [meta(model, dataset), embeddings HDF5] of the oligo FASTA, from EMBED
+    targets       // channel: [meta(id), target table(s)]  (MPRA_PREP.out.targets)
+    oligo_fasta   // channel: [meta(id), oligo FASTA]      (MPRA_PREP.out.fasta)
+    embeddings    // channel: [meta(model, dataset = meta.id of MPRA_PREP), embeddings HDF5] of that FASTA (EMBED)
     baselines     // value: comma-separated baseline features, e.g. 'kmer5,minseq'
     predictors    // value: 'ridge', 'svr' or 'ridge,svr'
     alphas        // value: RidgeCV grid, 'siegel' or 'griesemer'
@@ -20,16 +20,15 @@ workflow TASK_MPRA {
     seed          // value
 
     main:
-    MPRA_PREP(tables)
-    feature_inputs = MPRA_PREP.out.fasta
+    feature_inputs = oligo_fasta
         .combine(channel.of(baselines).flatMap { names -> names.tokenize(',') })
         .map { meta, fasta, features -> [[dataset: meta.id], fasta, features] }
     SEQUENCE_FEATURES(feature_inputs)
     all_embeddings = embeddings.mix(SEQUENCE_FEATURES.out.embeddings)
         .map { meta, h5 -> [meta.dataset, meta.model, h5] }
-    targets = MPRA_PREP.out.targets
+    tables = targets
         .flatMap { meta, files -> (files instanceof List ? files : [files]).collect { file -> [meta.id, file] } }
-    regress_inputs = all_embeddings.combine(targets, by: 0)
+    regress_inputs = all_embeddings.combine(tables, by: 0)
         .map { dataset, model, h5, table ->
             def subset = table.name.substring(dataset.length() + 1).replaceAll(/\.tsv$/, '')
             [[model: model, dataset: dataset, subset: subset], h5, table]
@@ -38,8 +37,6 @@ workflow TASK_MPRA {
     PLOT_TASK(REGRESS.out.metrics.map { _meta, metrics -> metrics }.collect(), 'mpra')
 
     emit:
-    fasta       = MPRA_PREP.out.fasta          // channel: [meta(id, format), oligo FASTA] to embed
-    targets     = MPRA_PREP.out.targets        // channel: [meta, target tables]
     predictions = REGRESS.out.predictions      // channel: [meta(model, dataset, subset), predictions TSV]
     metrics     = PLOT_TASK.out.metrics        // channel: merged metrics TSV of the task
     figures     = PLOT_TASK.out.png.mix(PLOT_TASK.out.pdf)

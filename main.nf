@@ -6,6 +6,7 @@
 
 include { validateParameters } from 'plugin/nf-schema'
 include { UTRBENCH           } from './workflows/utrbench'
+include { EXPRESSION         } from './workflows/expression'
 include { DUMP_VERSIONS      } from './modules/local/dump_versions'
 
 workflow {
@@ -43,6 +44,25 @@ workflow {
         params.init_families, params.init_size, params.seed
     )
 
+    // Gene expression study: fine-tunes the pipeline's models of the named families and/or a given
+    // model directory (e.g. the published DNABERT-2-117M), next to DExTER.
+    finetune_families = params.expression_finetune_families.tokenize(',').collect { name -> name.trim() }
+    expression_models = bench.models.filter { meta, _model_dir -> meta.family in finetune_families }
+    if (params.expression_model) {
+        def given = file(params.expression_model, checkIfExists: true)
+        expression_models = expression_models.mix(channel.of([[id: given.name, family: params.expression_model_family], given]))
+    }
+    expression = EXPRESSION(
+        params.expression_genome ? channel.value(file(params.expression_genome, checkIfExists: true)) : channel.empty(),
+        params.expression_gtf ? channel.value(file(params.expression_gtf, checkIfExists: true)) : channel.empty(),
+        params.expression_table ? channel.value(file(params.expression_table, checkIfExists: true)) : channel.empty(),
+        params.expression_tissue,
+        expression_models,
+        params.expression_split_seed,
+        params.expression_finetune_seed,
+        params.expression_bootstrap_seed
+    )
+
     // Sorted so the file, and so the cached DUMP_VERSIONS task, do not depend on task order.
     versions_tsv = channel.topic('versions')
         .unique()
@@ -58,6 +78,12 @@ workflow {
     pretraining = bench.runs.map { meta, run -> meta + [run: run] }
     dataset = bench.human.mix(bench.orthologs, bench.coverage, bench.counts, bench.bed, bench.table, bench.train, bench.valid)
     probabilities = bench.zooal
+    expression = expression.dataset.mix(
+        expression.dataset_summary, expression.dexter_variables, expression.dexter_model, expression.dexter_graph,
+        expression.comparison, expression.summary, expression.figures
+    )
+    expression_models = expression.finetuned_models
+    metrics = expression.metrics
     pipeline_info = versions.yml
 }
 
@@ -83,6 +109,17 @@ output {
     }
     probabilities {
         path 'probabilities'
+    }
+    expression {
+        // File names start with the tissue, so several tissues can share the folder.
+        path 'expression'
+    }
+    expression_models {
+        path 'expression/models'
+    }
+    metrics {
+        // One file per task and method, all in the shared metrics format.
+        path 'metrics'
     }
     pipeline_info {
         path 'pipeline_info'

@@ -10,9 +10,9 @@ include { COMPARE_EXPRESSION  } from '../modules/local/compare_expression'
 
 workflow EXPRESSION {
     take:
-    genome           // Path: genome FASTA (plain or bgzip)
-    gtf              // Path: annotation GTF with 'gene' features
-    expression       // Path: GTEx median-TPM GCT or gene x tissue table
+    genome           // channel: genome FASTA (plain or bgzip); empty = the study is not run
+    gtf              // channel: annotation GTF with 'gene' features
+    expression       // channel: GTEx median-TPM GCT or gene x tissue table
     tissue           // String: tissue column, e.g. 'Pituitary'
     models           // channel: [meta(id, family), model_dir] to fine-tune; may be empty (DExTER only)
     split_seed       // Integer: seed of DExTER's Python random split (686185200 published)
@@ -21,7 +21,7 @@ workflow EXPRESSION {
 
     main:
     meta = [id: tissue.toString().toLowerCase().replaceAll(/[^a-z0-9]+/, '_')]
-    dataset_input = channel.of(meta).map { dataset_meta -> tuple(dataset_meta, genome, gtf, expression) }
+    dataset_input = channel.of(meta).combine(genome).combine(gtf).combine(expression)
     EXPRESSION_DATASET(dataset_input, tissue, split_seed)
     dataset = EXPRESSION_DATASET.out.dataset
 

@@ -165,7 +165,7 @@ def test_load_published_rejects_unknown_weights(tmp_path):
     state = dict(native.state_dict(), **{"bert.encoder.layer.0.extra.weight": torch.zeros(3)})
     (tmp_path / "dnabert6" / "model.safetensors").unlink()
     torch.save(state, tmp_path / "dnabert6" / "pytorch_model.bin")
-    with pytest.raises(UserError, match="unexpected bert.encoder.layer.0.extra.weight"):
+    with pytest.raises(UserError, match="unexpected: bert.encoder.layer.0.extra.weight"):
         load_model(tmp_path / "dnabert6", family_name="dnabert")
 
 

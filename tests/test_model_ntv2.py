@@ -215,7 +215,7 @@ def test_feed_forward_bias_is_rejected(tmp_path):
         state["esm.encoder.layer.0.intermediate.dense.bias"] = torch.zeros(128)
 
     write_published(tmp_path / "nt", state_edit=add_bias)
-    with pytest.raises(UserError, match="unexpected esm.encoder.layer.0.intermediate.dense.bias"):
+    with pytest.raises(UserError, match="unexpected: esm.encoder.layer.0.intermediate.dense.bias"):
         load_model(tmp_path / "nt", family_name="ntv2")
     write_published(tmp_path / "v1", add_bias_fnn=True)
     with pytest.raises(UserError, match="add_bias_fnn is not false"):
@@ -224,7 +224,7 @@ def test_feed_forward_bias_is_rejected(tmp_path):
 
 def test_missing_or_misshapen_weights_are_rejected(tmp_path):
     write_published(tmp_path / "missing", state_edit=lambda state: state.pop("lm_head.decoder.weight"))
-    with pytest.raises(UserError, match="missing lm_head.decoder.weight"):
+    with pytest.raises(UserError, match="missing: lm_head.decoder.weight"):
         load_model(tmp_path / "missing", family_name="ntv2")
 
     def native_ffn(state):  # native ESM's [I, H] instead of NT's [2I, H]

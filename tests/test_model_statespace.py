@@ -50,7 +50,7 @@ def test_tokenizer_rejects_other_letters():
 
 def test_tokenizer_load_rejects_a_foreign_vocabulary(tmp_path):
     (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\nAAA\n")
-    with pytest.raises(UserError, match="expected the nucleotide vocabulary"):
+    with pytest.raises(UserError, match=r"line 1 is '\[PAD\]', expected 'A' of the nucleotide vocabulary"):
         NucleotideTokenizer.load(tmp_path)
 
 

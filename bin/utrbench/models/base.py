@@ -30,10 +30,14 @@ Species
 """
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
+from transformers.modeling_outputs import MaskedLMOutput
+
+from utrbench.errors import UserError
 
 IGNORE_INDEX = -100
 
@@ -47,6 +51,43 @@ class TokenizedSequence:
 
     def __len__(self):
         return len(self.ids)
+
+
+class VocabularyFileTokenizer:
+    """Mixin for tokenizers whose vocabulary is the fixed list ``self.tokens`` (id = position).
+
+    The list is stored as ``vocab.txt``, one token per line (line number = id + 1), which is the
+    file format of the published DNABERT and NT releases.
+    """
+
+    VOCAB_FILE = "vocab.txt"
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.tokens)
+
+    def save(self, directory) -> None:
+        """Write ``vocab.txt``, one token per line."""
+        (Path(directory) / self.VOCAB_FILE).write_text("\n".join(self.tokens) + "\n")
+
+    @classmethod
+    def read_vocabulary(cls, directory) -> tuple[Path, list]:
+        """The path of ``directory``'s ``vocab.txt`` and the tokens in it."""
+        path = Path(directory) / cls.VOCAB_FILE
+        if not path.exists():
+            raise UserError(f"{path}: vocabulary file not found.")
+        return path, path.read_text().split()
+
+    def check_vocabulary(self, path, tokens: list, name: str, expected_count) -> None:
+        """UserError unless ``tokens`` read from ``path`` are this tokenizer's, naming the first wrong line.
+
+        ``name`` says which vocabulary it should be and ``expected_count`` how many tokens it has.
+        """
+        for line, (found, expected) in enumerate(zip(tokens, self.tokens), start=1):
+            if found != expected:
+                raise UserError(f"{path}: line {line} is {found!r}, expected {expected!r} of the {name} vocabulary.")
+        if len(tokens) != self.vocab_size:
+            raise UserError(f"{path}: has {len(tokens)} tokens, expected {expected_count}.")
 
 
 @dataclass
@@ -82,7 +123,11 @@ class Family:
 
 
 class MaskedLanguageModel:
-    """Mixin documenting the shared model API; families override these methods."""
+    """Mixin with the shared model API: families implement ``encode`` and ``lm_logits``.
+
+    List it before the ``transformers`` base class (``class M(MaskedLanguageModel, PreTrainedModel)``)
+    so that its ``forward`` is the one used; it defines no ``__init__``.
+    """
 
     has_lm_head = True  # False for models that cannot predict tokens (zero-shot refuses them)
 
@@ -91,6 +136,14 @@ class MaskedLanguageModel:
 
     def lm_logits(self, hidden, positions=None):  # pragma: no cover - interface
         raise NotImplementedError
+
+    def forward(self, input_ids, attention_mask=None, species_ids=None, labels=None, **kwargs):
+        """Masked-LM loss over ``labels != -100`` and the logits there; all logits without labels."""
+        hidden = self.encode(input_ids, attention_mask, species_ids)[-1]
+        if labels is None:
+            return MaskedLMOutput(logits=self.lm_logits(hidden))
+        loss, logits = self.masked_lm_loss(hidden, labels)
+        return MaskedLMOutput(loss=loss, logits=logits)
 
     def masked_lm_loss(self, hidden, labels):
         """Cross-entropy of the LM head over positions where ``labels != IGNORE_INDEX``.

@@ -6,16 +6,14 @@ exactly transformers' (``bert.embeddings.*``, ``bert.encoder.*``, ``cls.predicti
 the published weights load by parameter name.
 """
 
-import json
-import re
 from pathlib import Path
 
 import numpy as np
 from transformers import BertConfig, BertForMaskedLM
-from transformers.modeling_outputs import MaskedLMOutput
 
 from utrbench.errors import UserError
-from utrbench.models.base import Family, MaskedLanguageModel, TokenizedSequence
+from utrbench.models.base import Family, MaskedLanguageModel, TokenizedSequence, VocabularyFileTokenizer
+from utrbench.models.checkpoints import load_weights_by_name, read_config, read_weights
 from utrbench.models.registry import register
 from utrbench.seq import check_sequence
 
@@ -51,7 +49,7 @@ def all_kmers(k: int) -> list[str]:
     return ["".join(row) for row in letters]
 
 
-class OverlappingKmerTokenizer:
+class OverlappingKmerTokenizer(VocabularyFileTokenizer):
     """DNABERT's tokenizer: every k-mer at stride 1, wrapped as ``[CLS] … [SEP]``.
 
     Vocabulary: ``[PAD] [UNK] [CLS] [SEP] [MASK]`` (ids 0-4), then all ``4**k`` k-mers at
@@ -60,7 +58,6 @@ class OverlappingKmerTokenizer:
     """
 
     SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
-    VOCAB_FILE = "vocab.txt"
     pad_id, unk_id, cls_id, sep_id, mask_id = range(5)
 
     def __init__(self, k: int, max_tokens: int = 512):
@@ -70,10 +67,6 @@ class OverlappingKmerTokenizer:
         self.max_tokens = max_tokens
         self.tokens = list(self.SPECIAL_TOKENS) + all_kmers(k)
         self.special_ids = list(range(len(self.SPECIAL_TOKENS)))
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.tokens)
 
     def encode(self, sequence: str, where: str = "sequence") -> TokenizedSequence:
         """Ids ``[CLS] k-mers [SEP]`` and spans; ``where`` names the sequence in errors."""
@@ -109,93 +102,15 @@ class OverlappingKmerTokenizer:
             letters[positions] = alphabet[digits[is_kmer, offset]]
         return letters.tobytes().decode("ascii")
 
-    def save(self, directory) -> None:
-        """Write ``vocab.txt``, one token per line (the published DNABERT file for k = 6)."""
-        (Path(directory) / self.VOCAB_FILE).write_text("\n".join(self.tokens) + "\n")
-
     @classmethod
     def load(cls, directory, max_tokens: int = 512) -> "OverlappingKmerTokenizer":
         """Read ``vocab.txt``; k is the length of its first k-mer, and the file must match it."""
-        path = Path(directory) / cls.VOCAB_FILE
-        if not path.exists():
-            raise UserError(f"{path}: vocabulary file not found.")
-        tokens = path.read_text().split()
+        path, tokens = cls.read_vocabulary(directory)
         if len(tokens) <= len(cls.SPECIAL_TOKENS):
             raise UserError(f"{path}: has {len(tokens)} tokens, too few for a k-mer vocabulary.")
         tokenizer = cls(len(tokens[len(cls.SPECIAL_TOKENS)]), max_tokens=max_tokens)
-        for line, (found, expected) in enumerate(zip(tokens, tokenizer.tokens), start=1):
-            if found != expected:
-                raise UserError(f"{path}: line {line} is {found!r}, expected {expected!r} of the {tokenizer.k}-mer vocabulary.")
-        if len(tokens) != tokenizer.vocab_size:
-            raise UserError(f"{path}: has {len(tokens)} tokens, expected {tokenizer.vocab_size} for k = {tokenizer.k}.")
+        tokenizer.check_vocabulary(path, tokens, f"{tokenizer.k}-mer", f"{tokenizer.vocab_size} for k = {tokenizer.k}")
         return tokenizer
-
-
-# --- checkpoint loading by parameter name (shared by the families whose published weights we load) ---
-
-
-def read_published_weights(directory) -> dict:
-    """The state dict stored in a published model directory (safetensors or PyTorch, sharded or not)."""
-    import torch
-    from safetensors.torch import load_file
-
-    directory = Path(directory)
-    for name, load in (
-        ("model.safetensors", load_file),
-        ("pytorch_model.bin", lambda path: torch.load(path, map_location="cpu", weights_only=True)),
-    ):
-        index = directory / f"{name}.index.json"
-        shards = sorted(set(json.loads(index.read_text())["weight_map"].values())) if index.exists() else [name]
-        if all((directory / shard).exists() for shard in shards):
-            state = {}
-            for shard in shards:
-                try:
-                    state.update(load(directory / shard))
-                except Exception as error:  # safetensors, pickle and zip errors share no base class
-                    raise UserError(f"{directory / shard}: not a readable weights file ({error}).") from None
-            return state
-    raise UserError(f"{directory}: no model weights (expected model.safetensors or pytorch_model.bin).")
-
-
-def load_weights_by_name(model, state: dict, where, ignored=()) -> None:
-    """Copy ``state`` into ``model`` by parameter name; any key left unmatched is a UserError.
-
-    ``ignored`` holds regular expressions of checkpoint keys the family knowingly drops (each
-    with its reason next to the pattern). A model key the checkpoint lacks is accepted only when it
-    is tied to a key that was loaded (e.g. an LM decoder sharing the word embeddings), or is a
-    buffer (computed from the config, like rotary frequencies).
-    """
-    state = {key: value for key, value in state.items() if not any(re.search(pattern, key) for pattern in ignored)}
-    own = model.state_dict()
-    mismatched = [key for key in state if key in own and state[key].shape != own[key].shape]
-    if mismatched:
-        key = mismatched[0]
-        raise UserError(
-            f"{where}: weight {key} has shape {tuple(state[key].shape)}, the model expects "
-            f"{tuple(own[key].shape)} ({len(mismatched)} mismatched weights)."
-        )
-    result = model.load_state_dict(state, strict=False)
-    parameters = dict(model.named_parameters(remove_duplicate=False))
-    loaded_tensors = {id(tensor) for name, tensor in parameters.items() if name in state}
-    tied = {name for name, tensor in parameters.items() if id(tensor) in loaded_tensors}
-    missing = [key for key in result.missing_keys if key in parameters and key not in tied]
-    if missing or result.unexpected_keys:
-        problems = [f"missing {', '.join(missing[:3])}" if missing else "", f"unexpected {', '.join(result.unexpected_keys[:3])}" if result.unexpected_keys else ""]
-        raise UserError(
-            f"{where}: weights do not match the model by name ({'; '.join(p for p in problems if p)}"
-            f"{'' if len(missing) + len(result.unexpected_keys) <= 6 else ', ...'})."
-        )
-
-
-def read_published_config(directory) -> dict:
-    """``config.json`` of a published model directory as a dict."""
-    path = Path(directory) / "config.json"
-    if not path.exists():
-        raise UserError(f"{path}: model configuration not found.")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise UserError(f"{path}: not valid JSON ({error}).") from None
 
 
 # --- model ---
@@ -212,7 +127,7 @@ class DnabertConfig(BertConfig):
         super().__post_init__(**kwargs)
 
 
-class DnabertForMaskedLM(BertForMaskedLM, MaskedLanguageModel):
+class DnabertForMaskedLM(MaskedLanguageModel, BertForMaskedLM):
     """transformers' ``BertForMaskedLM`` (same parameter names) behind the utrbench model API."""
 
     config_class = DnabertConfig
@@ -228,13 +143,6 @@ class DnabertForMaskedLM(BertForMaskedLM, MaskedLanguageModel):
             hidden = hidden[positions]
         return self.cls(hidden)
 
-    def forward(self, input_ids, attention_mask=None, species_ids=None, labels=None, **kwargs):
-        hidden = self.encode(input_ids, attention_mask)[-1]
-        if labels is None:
-            return MaskedLMOutput(logits=self.lm_logits(hidden))
-        loss, logits = self.masked_lm_loss(hidden, labels)
-        return MaskedLMOutput(loss=loss, logits=logits)
-
 
 # Keys of the published DNABERT checkpoints (transformers 2.x BertForMaskedLM) that our model
 # does not have, and why each is safe to drop.
@@ -247,7 +155,7 @@ PUBLISHED_IGNORED_KEYS = (
 def load_published(directory):
     """A published DNABERT directory (``config.json``, ``vocab.txt``, weights) in our classes."""
     directory = Path(directory)
-    published = read_published_config(directory)
+    published = read_config(directory)
     tokenizer = OverlappingKmerTokenizer.load(directory)
     fields = {key: value for key, value in published.items() if key in BertConfig.__dataclass_fields__}
     config = DnabertConfig(**{**fields, "kmer": tokenizer.k})
@@ -257,7 +165,7 @@ def load_published(directory):
             f"{tokenizer.k}-mer vocabulary in vocab.txt ({config.vocab_size} tokens)."
         )
     model = DnabertForMaskedLM(config)
-    load_weights_by_name(model, read_published_weights(directory), directory, PUBLISHED_IGNORED_KEYS)
+    load_weights_by_name(model, read_weights(directory), directory, PUBLISHED_IGNORED_KEYS)
     tokenizer.max_tokens = config.max_position_embeddings
     return model.eval(), tokenizer
 

@@ -27,10 +27,10 @@ from tokenizers import Tokenizer
 from torch import nn
 from transformers import BertConfig, PreTrainedModel
 from transformers.activations import ACT2FN
-from transformers.modeling_outputs import MaskedLMOutput
 
 from utrbench.errors import UserError
 from utrbench.models.base import Family, MaskedLanguageModel, TokenizedSequence
+from utrbench.models.checkpoints import load_weights_by_name, read_config, read_weights
 from utrbench.models.registry import register
 
 PUBLISHED_TOKENIZER_DIR = Path(__file__).parent / "data" / "dnabert2"
@@ -38,11 +38,12 @@ TOKENIZER_FILE = "tokenizer.json"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 SPECIAL_TOKEN_KEYS = ("unk_token", "cls_token", "sep_token", "pad_token", "mask_token")
 
-# The published MLM checkpoint may carry the pooler of the sequence-classification model; the MLM
-# never uses it (embeddings are pooled from hidden states), so it is dropped when loading.
-IGNORED_PUBLISHED_KEYS = ("bert.pooler.dense.weight", "bert.pooler.dense.bias")
-# The decoder weight is the word-embedding matrix; a checkpoint may store it once, under the embedding.
-TIED_DECODER_KEY = "cls.predictions.decoder.weight"
+# Keys of the published checkpoint that our model does not have, and why each is safe to drop.
+PUBLISHED_IGNORED_KEYS = (
+    # the pooler of the sequence-classification model; the MLM never uses it (embeddings are
+    # pooled from hidden states)
+    r"^bert\.pooler\.dense\.(weight|bias)$",
+)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -323,12 +324,13 @@ class DNABert2OnlyMLMHead(nn.Module):
 # ----------------------------------------------------------------------------------------------------
 
 
-class DNABert2ForMaskedLM(PreTrainedModel, MaskedLanguageModel):
+class DNABert2ForMaskedLM(MaskedLanguageModel, PreTrainedModel):
     """MosaicBERT masked LM with the published DNABERT-2 parameter names."""
 
     config_class = DNABert2Config
     base_model_prefix = "bert"
-    _tied_weights_keys = {TIED_DECODER_KEY: "bert.embeddings.word_embeddings.weight"}
+    # The decoder weight is the word-embedding matrix; a checkpoint may store it once, under the embedding.
+    _tied_weights_keys = {"cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight"}
 
     def __init__(self, config: DNABert2Config):
         super().__init__(config)
@@ -360,14 +362,6 @@ class DNABert2ForMaskedLM(PreTrainedModel, MaskedLanguageModel):
             hidden = hidden[positions]
         return self.cls.predictions(hidden)
 
-    def forward(self, input_ids, attention_mask=None, species_ids=None, labels=None):
-        """Masked-LM loss over ``labels != -100`` and the logits there; all logits without labels."""
-        hidden = self.encode(input_ids, attention_mask)[-1]
-        if labels is None:
-            return MaskedLMOutput(logits=self.lm_logits(hidden))
-        loss, logits = self.masked_lm_loss(hidden, labels)
-        return MaskedLMOutput(loss=loss, logits=logits)
-
 
 # ----------------------------------------------------------------------------------------------------
 # Published checkpoint
@@ -376,34 +370,13 @@ class DNABert2ForMaskedLM(PreTrainedModel, MaskedLanguageModel):
 
 def _published_config(directory: Path, pad_token_id: int) -> DNABert2Config:
     """Our config from the numbers of a published ``config.json`` (``auto_map`` and names ignored)."""
-    path = directory / "config.json"
-    if not path.exists():
-        raise UserError(f"{path}: config.json not found in the published DNABERT-2 directory.")
-    try:
-        published = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise UserError(f"{path}: not valid JSON ({error}).") from None
+    published = read_config(directory)
     numbers = (
         "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
         "hidden_act", "hidden_dropout_prob", "attention_probs_dropout_prob", "max_position_embeddings",
         "type_vocab_size", "initializer_range", "layer_norm_eps",
     )
     return DNABert2Config(**{key: published[key] for key in numbers if key in published}, pad_token_id=pad_token_id)
-
-
-def _published_state_dict(directory: Path) -> dict:
-    """Tensors of ``model.safetensors`` or ``pytorch_model.bin`` (loaded without unpickling code)."""
-    safetensors_path, pickle_path = directory / "model.safetensors", directory / "pytorch_model.bin"
-    try:
-        if safetensors_path.exists():
-            from safetensors.torch import load_file
-
-            return load_file(safetensors_path)
-        if pickle_path.exists():
-            return torch.load(pickle_path, map_location="cpu", weights_only=True)
-    except Exception as error:  # both libraries raise several unrelated types for a corrupt file
-        raise UserError(f"{directory}: the weight file cannot be read ({error}).") from None
-    raise UserError(f"{directory}: no model.safetensors or pytorch_model.bin in the published DNABERT-2 directory.")
 
 
 def load_published(directory):
@@ -414,29 +387,9 @@ def load_published(directory):
     """
     directory = Path(directory)
     tokenizer = load_tokenizer(directory)
-    config = _published_config(directory, tokenizer.pad_id)
-    state = _published_state_dict(directory)
-    model = DNABert2ForMaskedLM(config)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state) - {TIED_DECODER_KEY})
-    unexpected = sorted(set(state) - set(expected) - set(IGNORED_PUBLISHED_KEYS))
-    if missing or unexpected:
-        raise UserError(
-            f"{directory}: not a DNABERT-2 masked-LM checkpoint (missing: {', '.join(missing[:5]) or 'none'}; "
-            f"unexpected: {', '.join(unexpected[:5]) or 'none'})."
-        )
-    wrong_shape = [key for key in expected if key in state and state[key].shape != expected[key].shape]
-    if wrong_shape:
-        key = wrong_shape[0]
-        raise UserError(
-            f"{directory}: parameter {key} has shape {tuple(state[key].shape)}, the config implies "
-            f"{tuple(expected[key].shape)}."
-        )
-    state = {key: value for key, value in state.items() if key in expected}
-    state.setdefault(TIED_DECODER_KEY, state["bert.embeddings.word_embeddings.weight"])
-    model.load_state_dict(state, strict=True)
-    model.eval()
-    return model, tokenizer
+    model = DNABert2ForMaskedLM(_published_config(directory, tokenizer.pad_id))
+    load_weights_by_name(model, read_weights(directory), directory, PUBLISHED_IGNORED_KEYS)
+    return model.eval(), tokenizer
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ class KmerSpectrumConfig(PreTrainedConfig):
         super().__post_init__(**kwargs)
 
 
-class KmerSpectrumModel(PreTrainedModel, MaskedLanguageModel):
+class KmerSpectrumModel(MaskedLanguageModel, PreTrainedModel):
     """Token ids to one-hot k-mer vectors; no parameters, no LM head."""
 
     config_class = KmerSpectrumConfig

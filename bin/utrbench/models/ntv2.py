@@ -9,21 +9,13 @@ load by parameter name.
 from pathlib import Path
 
 import numpy as np
-import torch
 from torch import nn
 from transformers import EsmConfig, EsmForMaskedLM
-from transformers.modeling_outputs import MaskedLMOutput
 
 from utrbench.errors import UserError
-from utrbench.models.base import Family, MaskedLanguageModel, TokenizedSequence
-from utrbench.models.dnabert import (
-    all_kmers,
-    kmer_values,
-    letter_codes,
-    load_weights_by_name,
-    read_published_config,
-    read_published_weights,
-)
+from utrbench.models.base import Family, MaskedLanguageModel, TokenizedSequence, VocabularyFileTokenizer
+from utrbench.models.checkpoints import load_weights_by_name, read_config, read_weights
+from utrbench.models.dnabert import all_kmers, kmer_values, letter_codes
 from utrbench.models.registry import register
 from utrbench.seq import check_sequence
 
@@ -32,7 +24,7 @@ PUBLIC_VOCAB_SIZE = 4107  # the public NT-v2 vocabulary
 UTR_VOCAB_SIZE = 4108  # Vilov & Heinig's 3'UTR NT adds NNNNNN
 
 
-class GreedyKmerTokenizer:
+class GreedyKmerTokenizer(VocabularyFileTokenizer):
     """NT's tokenizer: left to right, a 6-mer when the next 6 letters are ACGT, else one letter.
 
     Equivalent to the regex ``[ACGT]{6}|[ACGTN]``: inside a run of r ACGT letters the first
@@ -45,7 +37,6 @@ class GreedyKmerTokenizer:
     """
 
     SPECIAL_TOKENS = ("<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>")
-    VOCAB_FILE = "vocab.txt"
     unk_id, pad_id, mask_id, cls_id, eos_id, bos_id = range(6)
     sep_id = None  # NT appends no end-of-sequence token
     k = KMER
@@ -63,10 +54,6 @@ class GreedyKmerTokenizer:
             self.tokens.append("N" * KMER)
         self.max_tokens = max_tokens
         self.special_ids = list(range(len(self.SPECIAL_TOKENS)))
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.tokens)
 
     def encode(self, sequence: str, where: str = "sequence") -> TokenizedSequence:
         """Ids ``<cls>`` + greedy tokens, and each token's nucleotide span."""
@@ -100,23 +87,12 @@ class GreedyKmerTokenizer:
         strings[np.isin(ids, [self.mask_id, self.unk_id])] = "N" * KMER
         return "".join(strings)
 
-    def save(self, directory) -> None:
-        """Write ``vocab.txt`` (NT's file: one token per line, line number = id + 1)."""
-        (Path(directory) / self.VOCAB_FILE).write_text("\n".join(self.tokens) + "\n")
-
     @classmethod
     def load(cls, directory, max_tokens: int = 2048) -> "GreedyKmerTokenizer":
         """Read ``vocab.txt`` and check it is NT's vocabulary (4,107 or 4,108 tokens)."""
-        path = Path(directory) / cls.VOCAB_FILE
-        if not path.exists():
-            raise UserError(f"{path}: vocabulary file not found.")
-        tokens = path.read_text().split()
+        path, tokens = cls.read_vocabulary(directory)
         tokenizer = cls(len(tokens) if len(tokens) == UTR_VOCAB_SIZE else PUBLIC_VOCAB_SIZE, max_tokens=max_tokens)
-        for line, (found, expected) in enumerate(zip(tokens, tokenizer.tokens), start=1):
-            if found != expected:
-                raise UserError(f"{path}: line {line} is {found!r}, expected {expected!r} of the NT vocabulary.")
-        if len(tokens) != tokenizer.vocab_size:
-            raise UserError(f"{path}: has {len(tokens)} tokens, expected {PUBLIC_VOCAB_SIZE} or {UTR_VOCAB_SIZE}.")
+        tokenizer.check_vocabulary(path, tokens, "NT", f"{PUBLIC_VOCAB_SIZE} or {UTR_VOCAB_SIZE}")
         return tokenizer
 
 
@@ -177,7 +153,7 @@ class NtGatedOutput(nn.Module):
         return self.dropout(self.dense(hidden_states)) + input_tensor
 
 
-class NtForMaskedLM(EsmForMaskedLM, MaskedLanguageModel):
+class NtForMaskedLM(MaskedLanguageModel, EsmForMaskedLM):
     """transformers' ``EsmForMaskedLM`` with NT-v2's gated feed-forward, behind the utrbench API."""
 
     config_class = NtConfig
@@ -202,13 +178,6 @@ class NtForMaskedLM(EsmForMaskedLM, MaskedLanguageModel):
             hidden = hidden[positions]
         return self.lm_head(hidden)
 
-    def forward(self, input_ids, attention_mask=None, species_ids=None, labels=None, **kwargs):
-        hidden = self.encode(input_ids, attention_mask)[-1]
-        if labels is None:
-            return MaskedLMOutput(logits=self.lm_logits(hidden))
-        loss, logits = self.masked_lm_loss(hidden, labels)
-        return MaskedLMOutput(loss=loss, logits=logits)
-
 
 # Keys NT's own modelling file always writes that our model does not have, and why each is dropped.
 PUBLISHED_IGNORED_KEYS = (
@@ -221,7 +190,7 @@ PUBLISHED_IGNORED_KEYS = (
 def load_published(directory):
     """A published NT-v2 directory (``config.json``, ``vocab.txt``, weights) in our classes."""
     directory = Path(directory)
-    published = read_published_config(directory)
+    published = read_config(directory)
     if published.get("add_bias_fnn", True):
         raise UserError(
             f"{directory / 'config.json'}: add_bias_fnn is not false; only NT-v2 checkpoints "
@@ -238,7 +207,7 @@ def load_published(directory):
             f"{tokenizer.vocab_size} tokens of vocab.txt."
         )
     model = NtForMaskedLM(config)
-    load_weights_by_name(model, read_published_weights(directory), directory, PUBLISHED_IGNORED_KEYS)
+    load_weights_by_name(model, read_weights(directory), directory, PUBLISHED_IGNORED_KEYS)
     tokenizer.max_tokens = max_tokens(config)
     return model.eval(), tokenizer
 

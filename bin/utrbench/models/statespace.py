@@ -21,24 +21,21 @@ statistics do include pad positions (as the original, which trained on full-leng
 """
 
 import math
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedConfig, PreTrainedModel
-from transformers.modeling_outputs import MaskedLMOutput
 
-from utrbench.errors import UserError
-from utrbench.models.base import Family, MaskedLanguageModel, TokenizedSequence
+from utrbench.models.base import Family, MaskedLanguageModel, TokenizedSequence, VocabularyFileTokenizer
 from utrbench.models.registry import register
 from utrbench.seq import check_sequence
 
 # --- tokenizer ---
 
 
-class NucleotideTokenizer:
+class NucleotideTokenizer(VocabularyFileTokenizer):
     """One token per nucleotide: A, C, G, T, N are ids 0-4, then ``[MASK]`` and ``[PAD]``.
 
     The model sees ids 0-4 as one-hot vectors and ``[MASK]`` and ``[PAD]`` as the all-zero
@@ -49,7 +46,6 @@ class NucleotideTokenizer:
 
     BASES = "ACGTN"
     SPECIAL_TOKENS = ("[MASK]", "[PAD]")
-    VOCAB_FILE = "vocab.txt"
     unk_id, mask_id, pad_id = BASES.index("N"), len(BASES), len(BASES) + 1
     cls_id = sep_id = None
 
@@ -60,10 +56,6 @@ class NucleotideTokenizer:
         self._ids_of_letters = np.full(256, -1, dtype=np.int64)
         for token_id, letter in enumerate(self.BASES):
             self._ids_of_letters[ord(letter)] = token_id
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.tokens)
 
     def encode(self, sequence: str, where: str = "sequence") -> TokenizedSequence:
         """Ids and spans of an ACGTN sequence; ``where`` names the sequence in errors."""
@@ -79,20 +71,12 @@ class NucleotideTokenizer:
         ids = np.where(ids == self.mask_id, self.unk_id, ids)
         return np.frombuffer(self.BASES.encode(), dtype=np.uint8)[ids].tobytes().decode("ascii")
 
-    def save(self, directory) -> None:
-        """Write ``vocab.txt``, one token per line."""
-        (Path(directory) / self.VOCAB_FILE).write_text("\n".join(self.tokens) + "\n")
-
     @classmethod
     def load(cls, directory, max_tokens: int = 5000) -> "NucleotideTokenizer":
         """Read ``vocab.txt`` and check that it is this tokenizer's vocabulary."""
-        path = Path(directory) / cls.VOCAB_FILE
-        if not path.exists():
-            raise UserError(f"{path}: vocabulary file not found.")
+        path, tokens = cls.read_vocabulary(directory)
         tokenizer = cls(max_tokens=max_tokens)
-        found = path.read_text().split()
-        if found != tokenizer.tokens:
-            raise UserError(f"{path}: expected the nucleotide vocabulary {' '.join(tokenizer.tokens)}, found {' '.join(found[:10])}.")
+        tokenizer.check_vocabulary(path, tokens, "nucleotide", tokenizer.vocab_size)
         return tokenizer
 
 
@@ -250,7 +234,7 @@ class DSSLayer(nn.Module):
 # --- model ---
 
 
-class StateSpaceForMaskedLM(PreTrainedModel, MaskedLanguageModel):
+class StateSpaceForMaskedLM(MaskedLanguageModel, PreTrainedModel):
     """The species-aware DSS ResNet masked language model behind the utrbench model API.
 
     Logits have ``num_bases`` = 5 columns, one per id 0-4 (A, C, G, T, N): ``[MASK]`` and
@@ -313,13 +297,6 @@ class StateSpaceForMaskedLM(PreTrainedModel, MaskedLanguageModel):
         half = self.config.edge_kernel_size // 2
         windows = F.pad(hidden, (0, 0, half, half)).unfold(1, self.config.edge_kernel_size, 1)  # [B, T, H, k]
         return torch.einsum("nhk,vhk->nv", windows[positions], self.decoder.weight) + self.decoder.bias
-
-    def forward(self, input_ids, attention_mask=None, species_ids=None, labels=None, **kwargs):
-        hidden = self.encode(input_ids, attention_mask, species_ids)[-1]
-        if labels is None:
-            return MaskedLMOutput(logits=self.lm_logits(hidden))
-        loss, logits = self.masked_lm_loss(hidden, labels)
-        return MaskedLMOutput(loss=loss, logits=logits)
 
 
 def new_tokenizer(config):

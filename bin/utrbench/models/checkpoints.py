@@ -1,0 +1,89 @@
+"""Loading published checkpoints (no ``utrbench.json``) into our model classes by parameter name.
+
+The families whose published weights we load (DNABERT, NT-v2, DNABERT-2) re-implement the
+published architecture with the checkpoint's module names, so loading is: read the state dict,
+drop the keys the family documents as safe to ignore, copy the rest by name, and refuse anything
+else with a :class:`~utrbench.errors.UserError` that names the directory.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from utrbench.errors import UserError
+
+
+def read_config(directory) -> dict:
+    """``config.json`` of a published model directory as a dict."""
+    path = Path(directory) / "config.json"
+    if not path.exists():
+        raise UserError(f"{path}: model configuration not found.")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise UserError(f"{path}: not valid JSON ({error}).") from None
+
+
+def _load_pickled(path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)  # tensors only: never runs pickled code
+
+
+def read_weights(directory) -> dict:
+    """The state dict stored in a model directory: safetensors or PyTorch ``.bin``, sharded or not.
+
+    A sharded checkpoint is found by its ``*.index.json``; safetensors is preferred when both exist.
+    """
+    directory = Path(directory)
+    for name, load in (("model.safetensors", load_file), ("pytorch_model.bin", _load_pickled)):
+        index = directory / f"{name}.index.json"
+        shards = sorted(set(json.loads(index.read_text())["weight_map"].values())) if index.exists() else [name]
+        if all((directory / shard).exists() for shard in shards):
+            state = {}
+            for shard in shards:
+                try:
+                    state.update(load(directory / shard))
+                except Exception as error:  # safetensors, pickle and zip errors share no base class
+                    raise UserError(f"{directory / shard}: not a readable weights file ({error}).") from None
+            return state
+    raise UserError(f"{directory}: no model weights (expected model.safetensors or pytorch_model.bin).")
+
+
+def load_weights_by_name(model, state: dict, directory, ignored=()) -> None:
+    """Copy ``state`` into ``model`` by parameter name; any key left unmatched is a UserError.
+
+    ``ignored`` holds regular expressions of checkpoint keys the family knowingly drops (each
+    documented next to the pattern). A model key the checkpoint lacks is accepted only when it is
+    tied to a key that was loaded (e.g. an LM decoder sharing the word embeddings, which then gets
+    those values), or is a buffer (computed from the config, like rotary frequencies). Errors name
+    ``directory``: a weight of the wrong shape, then missing and unexpected keys.
+    """
+    state = {key: value for key, value in state.items() if not any(re.search(pattern, key) for pattern in ignored)}
+    own = model.state_dict()
+    mismatched = [key for key in state if key in own and state[key].shape != own[key].shape]
+    if mismatched:
+        key = mismatched[0]
+        raise UserError(
+            f"{directory}: weight {key} has shape {tuple(state[key].shape)}, the model expects "
+            f"{tuple(own[key].shape)} ({len(mismatched)} mismatched weights)."
+        )
+    result = model.load_state_dict(state, strict=False)
+    parameters = dict(model.named_parameters(remove_duplicate=False))
+    loaded_tensors = {id(tensor) for name, tensor in parameters.items() if name in state}
+    tied = {name for name, tensor in parameters.items() if id(tensor) in loaded_tensors}
+    missing = [key for key in result.missing_keys if key in parameters and key not in tied]
+    unexpected = result.unexpected_keys
+    if missing or unexpected:
+        raise UserError(
+            f"{directory}: weights do not match the model by name "
+            f"(missing: {_first_keys(missing)}; unexpected: {_first_keys(unexpected)})."
+        )
+
+
+def _first_keys(keys, shown=5) -> str:
+    """Up to ``shown`` keys, comma-separated, with an ellipsis when there are more."""
+    if not keys:
+        return "none"
+    return ", ".join(keys[:shown]) + (", ..." if len(keys) > shown else "")

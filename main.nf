@@ -4,7 +4,7 @@
  * Params are read here and in the output block only; named workflows get them as inputs.
  */
 
-include { validateParameters } from 'plugin/nf-schema'
+include { validateParameters; samplesheetToList } from 'plugin/nf-schema'
 include { UTRBENCH           } from './workflows/utrbench'
 include { EXPRESSION         } from './workflows/expression'
 include { DUMP_VERSIONS      } from './modules/local/dump_versions'
@@ -34,6 +34,19 @@ workflow {
             [[id: id, family: family, size: params.pretrain_size], file("${recipe_dir}/${id}.json", checkIfExists: true)]
         }
 
+    // Published checkpoints and other model directories: rows [meta(id, family, species, ...), path].
+    external_models = params.models
+        ? channel.fromList(samplesheetToList(params.models, "${projectDir}/assets/schema_models.json"))
+            .map { meta, model_dir -> [meta.findAll { _key, value -> value != null && value != [] }, model_dir] }
+        : channel.empty()
+    task_options = [
+        predictors: params.task_predictors,
+        mpra_baselines: params.mpra_baselines,
+        mpra_alphas: params.mpra_alphas,
+        mpra_n_folds: params.mpra_n_folds,
+        halflife_baselines: params.halflife_baselines,
+    ]
+
     bench = UTRBENCH(
         gtf, genome, maf, hal,
         params.utr_species ? file(params.utr_species, checkIfExists: true) : [],
@@ -41,7 +54,16 @@ workflow {
         dataset_options,
         params.utr_gtf ? recipes : channel.empty(),
         params.pretrain_selection,
-        params.init_families, params.init_size, params.seed
+        params.init_families, params.init_size,
+        external_models,
+        channel.fromList(params.zeroshot_strategies.tokenize(',').collect { name -> name.trim() }),
+        params.no_lm_head_families.tokenize(',').collect { name -> name.trim() },
+        params.phylop_bigwig ? channel.value(file(params.phylop_bigwig, checkIfExists: true)) : channel.empty(),
+        params.cadd_tsv ? channel.value([file(params.cadd_tsv, checkIfExists: true), file("${params.cadd_tsv}.tbi", checkIfExists: true)]) : channel.empty(),
+        params.mpra_tables ? channel.of([[id: params.mpra_dataset, format: params.mpra_format], files(params.mpra_tables, checkIfExists: true)]) : channel.empty(),
+        params.halflife_table ? channel.value(file(params.halflife_table, checkIfExists: true)) : channel.empty(),
+        task_options,
+        params.seed
     )
 
     // Gene expression study: fine-tunes the pipeline's models of the named families and/or a given
@@ -77,13 +99,19 @@ workflow {
     models = model_records
     pretraining = bench.runs.map { meta, run -> meta + [run: run] }
     dataset = bench.human.mix(bench.orthologs, bench.coverage, bench.counts, bench.bed, bench.table, bench.train, bench.valid)
-    probabilities = bench.zooal
     expression = expression.dataset.mix(
         expression.dataset_summary, expression.dexter_variables, expression.dexter_model, expression.dexter_graph,
         expression.comparison, expression.summary, expression.figures
     )
     expression_models = expression.finetuned_models
-    metrics = expression.metrics
+    embeddings = bench.embeddings.map { meta, data, h5 -> [model: meta.id, family: meta.family, dataset: data.id, embeddings: h5] }
+    probabilities = bench.probabilities
+        .map { meta, data, strategy, h5 -> [model: meta.id, family: meta.family, dataset: data.id, strategy: strategy, probabilities: h5] }
+        .mix(bench.zooal.map { h5 -> [model: 'zooal', family: 'alignment', dataset: 'utrs', strategy: 'alignment', probabilities: h5] })
+        .mix(bench.baseline_scores.map { data, h5 -> [model: h5.baseName, family: 'baseline', dataset: data.id, strategy: 'score', probabilities: h5] })
+    metrics = expression.metrics.map { _meta, tsv -> tsv }.mix(bench.metrics)
+    figures = bench.figures
+    predictions = bench.predictions.map { _meta, tsv -> tsv }
     pipeline_info = versions.yml
 }
 
@@ -107,8 +135,25 @@ output {
     dataset {
         path 'dataset'
     }
+    embeddings {
+        path { rec -> "embeddings/${rec.model}" }
+        index {
+            path 'embeddings/index.csv'
+            header true
+        }
+    }
     probabilities {
-        path 'probabilities'
+        path { rec -> "probabilities/${rec.model}" }
+        index {
+            path 'probabilities/index.csv'
+            header true
+        }
+    }
+    figures {
+        path 'figures'
+    }
+    predictions {
+        path 'predictions'
     }
     expression {
         // File names start with the tissue, so several tissues can share the folder.

@@ -1,12 +1,18 @@
 /*
  * UTRBENCH: the 3'UTR study. Builds the multi-species 3'UTR dataset from a whole-genome
- * alignment, pretrains the requested model families on it, and adds training-free baseline
- * models. Embeddings, zero-shot probabilities and the benchmark tasks consume `models`.
+ * alignment, pretrains the requested model families on it, adds training-free baselines and the
+ * models of the --models samplesheet, computes their embeddings and per-nucleotide zero-shot
+ * probabilities, and benchmarks them on MPRA activity and mRNA half-life.
  */
 
 include { BUILD_UTR_DATASET } from '../subworkflows/local/build_utr_dataset'
 include { PRETRAIN          } from '../subworkflows/local/pretrain'
 include { INIT_MODEL        } from '../modules/local/init_model'
+include { MPRA_PREP         } from '../modules/local/mpra_prep'
+include { EMBED             } from '../subworkflows/local/embed'
+include { ZEROSHOT          } from '../subworkflows/local/zeroshot'
+include { TASK_MPRA         } from '../subworkflows/local/task_mpra'
+include { TASK_HALFLIFE     } from '../subworkflows/local/task_halflife'
 
 workflow UTRBENCH {
     take:
@@ -21,6 +27,14 @@ workflow UTRBENCH {
     selection_rule    // String: checkpoint rule, 'plateau' (the study) or 'valid'
     init_families     // String: comma-separated training-free families (e.g. 'kmer')
     init_size         // String: named size of those models
+    external_models   // channel: [meta(id, family, ...), model_dir] from the --models samplesheet
+    strategies        // channel: zero-shot masking strategies ('exact', 'strided:S', 'unmasked')
+    no_lm_head        // List: families without an LM head (no zero-shot probabilities)
+    phylop            // channel: PhyloP bigWig (or empty)
+    cadd              // channel: [CADD TSV (bgzip), .tbi] (or empty)
+    mpra_tables       // channel: [meta(id, format), MPRA table file(s)] (or empty)
+    halflife_table    // channel: half-life targets with folds (or empty)
+    task_options      // map: predictors, mpra_baselines, mpra_alphas, mpra_n_folds, halflife_baselines
     seed              // Integer: seed of every random step
 
     main:
@@ -36,9 +50,37 @@ workflow UTRBENCH {
         .unique()
         .map { family -> [id: [family, init_size].join('_'), family: family, size: init_size] }
     initialised = INIT_MODEL(model_meta, init_size, seed)
+    models = pretrained.models.mix(initialised.model, external_models)
+
+    // Embeddings and zero-shot probabilities of the human 3'UTRs (dataset 'utrs') and the MPRA oligos.
+    utrs = dataset.human.map { fasta -> [[id: 'utrs'], fasta] }
+    mpra = MPRA_PREP(mpra_tables)
+    embedded = EMBED(models, utrs.mix(mpra.fasta.map { meta, fasta -> [[id: meta.id], fasta] }))
+    zeroshot = ZEROSHOT(
+        models.filter { meta, _model_dir -> !(meta.family in no_lm_head) },
+        utrs, strategies,
+        dataset.bed.map { bed -> [[id: 'utrs'], bed] }, phylop, cadd
+    )
+
+    // Task inputs: [meta(model, dataset), embeddings HDF5]
+    embeddings = embedded.embeddings.map { meta, data, h5 -> [[model: meta.id, dataset: data.id], h5] }
+    mpra_task = TASK_MPRA(
+        mpra.targets, mpra.fasta, embeddings.filter { meta, _h5 -> meta.dataset != 'utrs' },
+        task_options.mpra_baselines, task_options.predictors, task_options.mpra_alphas, task_options.mpra_n_folds, seed
+    )
+    halflife_task = TASK_HALFLIFE(
+        halflife_table, dataset.human, dataset.table, embeddings.filter { meta, _h5 -> meta.dataset == 'utrs' },
+        task_options.halflife_baselines, task_options.predictors, seed
+    )
 
     emit:
-    models    = pretrained.models.mix(initialised.model)  // [meta(id, family, size), model_dir]
+    models    = models                                    // [meta(id, family, ...), model_dir]
+    embeddings = embedded.embeddings                      // [meta, dataset, embeddings HDF5]
+    probabilities = zeroshot.probs                        // [meta, dataset, strategy, HDF5]
+    baseline_scores = zeroshot.baselines                  // [dataset, PhyloP / CADD HDF5]
+    metrics   = mpra_task.metrics.mix(halflife_task.metrics)   // metrics TSV per task
+    figures   = mpra_task.figures.mix(halflife_task.figures)   // PNG + PDF per task
+    predictions = mpra_task.predictions.mix(halflife_task.predictions)
     runs      = pretrained.runs                           // [meta, pretraining run directory]
     human     = dataset.human                             // human 3'UTRs, transcript orientation
     orthologs = dataset.orthologs                         // '>utr_id:species' sequences

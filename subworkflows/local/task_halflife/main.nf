@@ -21,7 +21,7 @@ workflow TASK_HALFLIFE {
     HALFLIFE_PREP(halflife_table, utr_fasta, utr_table, 'halflife')
     feature_inputs = HALFLIFE_PREP.out.fasta
         .combine(channel.of(baselines).flatMap { names -> names.tokenize(',') })
-        .map { dataset, fasta, features -> [[dataset: dataset], fasta, features] }
+        .map { dataset, fasta, features -> [[dataset: dataset, model: features], fasta] }
     SEQUENCE_FEATURES(feature_inputs)
     all_embeddings = embeddings.map { meta, h5 -> [meta.model, h5] }
         .mix(SEQUENCE_FEATURES.out.embeddings.map { meta, h5 -> [meta.model, h5] })

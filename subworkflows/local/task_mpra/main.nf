@@ -22,7 +22,7 @@ workflow TASK_MPRA {
     main:
     feature_inputs = oligo_fasta
         .combine(channel.of(baselines).flatMap { names -> names.tokenize(',') })
-        .map { meta, fasta, features -> [[dataset: meta.id], fasta, features] }
+        .map { meta, fasta, features -> [[dataset: meta.id, model: features], fasta] }
     SEQUENCE_FEATURES(feature_inputs)
     all_embeddings = embeddings.mix(SEQUENCE_FEATURES.out.embeddings)
         .map { meta, h5 -> [meta.dataset, meta.model, h5] }

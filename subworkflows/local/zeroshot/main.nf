@@ -9,7 +9,7 @@ include { CADD } from '../../../modules/local/cadd'
 
 workflow ZEROSHOT {
     take:
-    models      // channel: [meta(id, family, species?, token_budget?, window?, precision?), model directory]
+    models      // channel: [meta(id, family, species?, token_budget?, window?, precision?), model directory]; models with an LM head only
     datasets    // channel: [dataset(id), FASTA]
     strategies  // channel: strategy strings, e.g. 'exact', 'strided:24', 'unmasked'
     regions     // channel: [dataset(id), UTR BED6] for the baselines; empty to skip them
@@ -17,9 +17,7 @@ workflow ZEROSHOT {
     cadd        // channel: [CADD TSV (bgzip), its .tbi]; empty to skip
 
     main:
-    // the k-mer spectrum baseline has no LM head and so no probabilities
-    with_lm_head = models.filter { meta, _model_dir -> meta.family != 'kmer' }
-    jobs = with_lm_head.combine(datasets).combine(strategies)
+    jobs = models.combine(datasets).combine(strategies)
     ZEROSHOT_PROBS(jobs.map { meta, model_dir, dataset, fasta, _strategy -> [meta, model_dir, dataset, fasta] },
                    jobs.map { _meta, _model_dir, _dataset, _fasta, strategy -> strategy })
     PHYLOP(regions.combine(phylop).map { dataset, bed, _bigwig -> [dataset, bed] }, phylop.first())

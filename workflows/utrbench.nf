@@ -50,7 +50,10 @@ workflow UTRBENCH {
         .unique()
         .map { family -> [id: [family, init_size].join('_'), family: family, size: init_size] }
     initialised = INIT_MODEL(model_meta, init_size, seed)
-    models = pretrained.models.mix(initialised.model, external_models)
+    // Models trained on the dataset score human sequences with the reference species' embedding
+    // (species-aware families; the others ignore it).
+    trained = pretrained.models.map { meta, model_dir -> [meta + [species: dataset_options.reference], model_dir] }
+    models = trained.mix(initialised.model, external_models)
 
     // Embeddings and zero-shot probabilities of the human 3'UTRs (dataset 'utrs') and the MPRA oligos.
     utrs = dataset.human.map { fasta -> [[id: 'utrs'], fasta] }

@@ -180,7 +180,7 @@ def alibi_slopes(num_heads: int) -> torch.Tensor:
 
 
 def attention_bias(attention_mask: torch.Tensor, num_heads: int, dtype: torch.dtype) -> torch.Tensor:
-    """Additive attention bias ``[B, heads, T, T]``: ALiBi ``-slope_h * |i - j|`` plus key padding.
+    """Additive attention bias ``[B or 1, heads, T, T]``: ALiBi ``-slope_h * |i - j|`` plus key padding.
 
     Padded keys get the dtype's most negative value, so they receive exactly zero weight and the
     hidden states of real positions do not depend on how much padding follows.
@@ -190,6 +190,10 @@ def attention_bias(attention_mask: torch.Tensor, num_heads: int, dtype: torch.dt
     distance = (positions[None, :] - positions[:, None]).abs().to(dtype)
     slopes = alibi_slopes(num_heads).to(device=attention_mask.device, dtype=dtype)
     alibi = -slopes[:, None, None] * distance  # [heads, T, T]
+    if bool(attention_mask.all()):
+        # No padding: one [1, heads, T, T] bias broadcast over the batch, so every layer's attention
+        # reads B times less bias memory than a materialised [B, heads, T, T] one.
+        return alibi[None]
     padding = torch.zeros(attention_mask.shape, dtype=dtype, device=attention_mask.device)
     padding = padding.masked_fill(~attention_mask.bool(), torch.finfo(dtype).min)
     return alibi[None] + padding[:, None, None, :]

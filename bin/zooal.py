@@ -3,10 +3,10 @@
 
 import click
 
-from utr_orthologs import alignment_options, utr_alignments
+from utrbench.align.maf import utr_alignments
 from utrbench.align.utrs import utr_sequence
 from utrbench.align.zooal import zooal_frequencies
-from utrbench.cli import command
+from utrbench.cli import alignment_options, command
 from utrbench.io import write_probabilities
 from utrbench.seq.genome import Genome
 

@@ -90,3 +90,22 @@ def resolve_device(name: str) -> str:
     if name == "cuda" and not torch.cuda.is_available():
         raise UserError("--device cuda was requested but no CUDA device is visible to this task.")
     return name
+
+
+def alignment_options(function):
+    """The UTRs, the genome and the alignment: options of utr_orthologs.py and zooal.py."""
+    options = [
+        click.option("--bed", required=True, type=click.Path(dir_okay=False), help="UTR BED6 from utr_annotation.py."),
+        click.option("--genome", "genome_path", required=True, type=click.Path(dir_okay=False),
+                     help="Reference genome FASTA the MAF's reference rows must match."),
+        click.option("--maf", "maf_paths", multiple=True, type=click.Path(dir_okay=False),
+                     help="MAF (plain, gzip or bgzip), sorted by reference position; repeat for several."),
+        click.option("--maf-dir", type=click.Path(file_okay=False), default=None,
+                     help="Directory whose *.maf and *.maf.gz files are all read (e.g. one per chromosome)."),
+        click.option("--maf-index", type=click.Path(dir_okay=False), default=None,
+                     help="bx interval index of a single MAF (maf_index.py): random access instead of streaming."),
+        click.option("--reference", default="Homo_sapiens", show_default=True, help="Reference species name in the MAF."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function

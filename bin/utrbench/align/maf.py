@@ -34,6 +34,7 @@ import numpy as np
 import pysam
 from bx import interval_index_file
 
+from utrbench.align.utrs import read_utr_bed
 from utrbench.errors import UserError
 from utrbench.seq.alphabet import reverse_complement
 from utrbench.seq.gtf import open_text
@@ -404,3 +405,24 @@ def indexed_alignments(maf_path, index_path, utrs, genome, reference):
             yield extractor.finish(index, accumulators.get(index))
     finally:
         access.close()
+
+
+def utr_alignments(bed, genome, maf_paths, maf_dir, maf_index, reference):
+    """The UTRs of ``bed`` and an iterator of their alignments (indexed or streamed).
+
+    MAFs are read in sorted path order, so outputs do not depend on how files were listed.
+    """
+    if maf_dir:
+        maf_paths = [*maf_paths, *Path(maf_dir).glob("*.maf"), *Path(maf_dir).glob("*.maf.gz")]
+    maf_paths = sorted(map(str, maf_paths))
+    if not maf_paths:
+        raise UserError("no MAF given: pass --maf or a --maf-dir holding *.maf or *.maf.gz files.")
+    utrs = read_utr_bed(bed)
+    for utr in utrs:
+        if utr.chrom not in genome.contigs:
+            raise UserError(f"{bed}: UTR {utr.utr_id} lies on contig {utr.chrom!r}, which {genome.path} does not have.")
+    if maf_index:
+        if len(maf_paths) != 1:
+            raise UserError("--maf-index indexes one MAF; give exactly one --maf with it.")
+        return utrs, indexed_alignments(maf_paths[0], maf_index, utrs, genome, reference)
+    return utrs, stream_alignments(maf_paths, utrs, genome, reference)

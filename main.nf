@@ -19,7 +19,8 @@ workflow {
     hal = params.utr_hal ? channel.fromPath(params.utr_hal, checkIfExists: true) : channel.empty()
     dataset_options = [
         reference: params.utr_reference,
-        single_exon_only: params.utr_single_exon_only,
+        // `--utr_single_exon_only false` arrives as the string 'false' under the strict parser.
+        single_exon_only: params.utr_single_exon_only.toString().toBoolean(),
         min_length: params.utr_min_length,
         pseudocount: params.zooal_pseudocount,
         valid_fraction: params.pretrain_valid_fraction,

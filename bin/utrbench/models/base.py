@@ -29,7 +29,7 @@ Species
     and ignore it.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -119,7 +119,6 @@ class Family:
     species_aware: bool = False
     load_published: Callable | None = None
     description: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 class MaskedLanguageModel:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """DExTER speed: our vectorised run on 22,000 x 4,001 bp against a Python-loop reference.
 
-Generates planted-signal windows (utrbench.expression.synthetic), runs the full DExTER here
+Generates planted-signal windows (tests/data/synthetic_expression.py), runs the full DExTER here
 (exploration on the 2/3 training genes, features for all genes, 10-fold LassoCV) and reports wall
 time and peak memory. The reference implementation works as the original does: a Python loop over
 genes and k-mer occurrences (str.find) per k-mer, bin and region counts in loops, and one
@@ -23,10 +23,11 @@ import numpy as np
 from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bin"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "data"))
 
 from utrbench.expression import dexter  # noqa: E402
 from utrbench.expression.dataset import split_genes  # noqa: E402
-from utrbench.expression.synthetic import decode, planted_windows  # noqa: E402
+from synthetic_expression import decode, planted_windows  # noqa: E402
 
 
 def reference_bin_counts(sequence, kmer, edges):

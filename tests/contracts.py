@@ -22,6 +22,8 @@ from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 BIN_DIR = PROJECT_DIR / "bin"
+# Test-data generators: on PATH for fixtures' setup commands only, never for a pipeline task.
+TEST_DATA_DIR = PROJECT_DIR / "tests" / "data"
 
 # Section labels of a process body; each starts a section that runs until the next one.
 SECTION_LABEL = re.compile(r"^\s*(input|output|when|script|shell|exec|stub|topic):\s*$")
@@ -212,9 +214,9 @@ def load_fixture(spec: ModuleSpec) -> dict:
 
 
 def task_environment() -> dict:
-    """PATH as a Nextflow task sees it: bin/ first, then this Python's environment."""
+    """PATH as a Nextflow task sees it (bin/ first, then this Python's environment), plus the test-data generators."""
     env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(BIN_DIR), str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["PATH"] = os.pathsep.join([str(BIN_DIR), str(TEST_DATA_DIR), str(Path(sys.executable).parent), env.get("PATH", "")])
     env["PROJECT_DIR"] = str(PROJECT_DIR)
     return env
 

@@ -20,7 +20,7 @@ def run(script, *args, cwd):
 
 
 def test_assets_annotation_gives_hand_checked_utrs():
-    # By hand from bin/make_test_data.py: GENCODE 'UTR' features include the stop codon, which is cut
+    # By hand from tests/data/make_test_data.py: GENCODE 'UTR' features include the stop codon, which is cut
     # off; ENST01 (canonical) wins over the longer ENST01B; G4 has no canonical transcript and the
     # fallback prefers the 'basic' ENST04A; G5 lies on an unplaced contig.
     utrs, counts = select_utrs(read_transcripts(ASSETS / "annotation.gtf"), single_exon_only=False)

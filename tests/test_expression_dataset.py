@@ -9,7 +9,7 @@ import pytest
 
 from utrbench.errors import UserError
 from utrbench.expression.dataset import log10_tpm, read_expression, split_genes, tss_windows, unversioned
-from utrbench.expression.synthetic import decode, planted_windows, write_study
+from synthetic_expression import decode, planted_windows, write_study
 from utrbench.seq import reverse_complement
 from utrbench.seq.genome import Genome
 

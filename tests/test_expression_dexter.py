@@ -6,7 +6,7 @@ from scipy.stats import spearmanr
 
 from utrbench.errors import UserError
 from utrbench.expression import dexter
-from utrbench.expression.synthetic import PLANTED_KMER, PLANTED_REGION, decode, planted_windows
+from synthetic_expression import PLANTED_KMER, PLANTED_REGION, decode, planted_windows
 
 PUBLISHED_FROM = [-2000, -1925, -1196, -684, -341, -125, 0, 1, 126, 342, 685, 1197, 1926]
 PUBLISHED_TO = [-1926, -1197, -685, -342, -126, -1, 0, 125, 341, 684, 1196, 1925, 2000]

@@ -9,7 +9,7 @@ import torch
 from utrbench.errors import UserError
 from utrbench.expression.finetune import (RegressionHead, Regressor, TrainingSettings, collate, load_regressor,
                                           new_head, predict, save_regressor, tokenize, train_regressor)
-from utrbench.expression.synthetic import decode, planted_windows
+from synthetic_expression import decode, planted_windows
 from utrbench.models import init_model
 
 

@@ -5,5 +5,4 @@
 - :mod:`~utrbench.expression.dexter`: DExTER (bins, regions, greedy k-mer x region search, LassoCV), vectorised.
 - :mod:`~utrbench.expression.finetune`: regression head and fine-tuning loop for any registered model family.
 - :mod:`~utrbench.expression.compare`: metrics with paired bootstrap intervals, scatter plots, summary.
-- :mod:`~utrbench.expression.synthetic`: planted k-mer x region data for tests, the test profile and benchmarks.
 """

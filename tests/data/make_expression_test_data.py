@@ -12,7 +12,7 @@ from utrbench.cli import command
 @click.option("--flank", default=2000, show_default=True, help="Bases each side of the TSS.")
 @click.option("--seed", default=0, show_default=True, help="Random seed.")
 def main(out, genes, flank, seed):
-    from utrbench.expression.synthetic import write_study
+    from synthetic_expression import write_study
 
     write_study(out, n_genes=genes, flank=flank, seed=seed)
 

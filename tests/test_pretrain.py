@@ -1,8 +1,13 @@
-"""Pretraining: schedules, recipes, batching, resume, species, selection, CLI errors."""
+"""Pretraining: schedules, recipes, token store and batching, resume across attempts, selection, CLI errors."""
 
 import dataclasses
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,15 +16,19 @@ import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
 
+from utrbench.seq.fasta import read_fasta
+
 from utrbench.errors import UserError
 from utrbench.models import init_model
-from utrbench.train.data import BatchStream, ExampleMaker, RecordStream, species_of
+from utrbench.train.data import CROP_DRAW, SHIFT_DRAW, BatchStream, ExampleSampler, Layout, assemble, position_uniforms
 from utrbench.train.recipe import read_recipe
 from utrbench.train.schedules import Cyclic, InverseSqrt, LinearWarmupDecay
 from utrbench.train.selection import choose_checkpoint
-from utrbench.train.trainer import checkpoint_path, pretrain
+from utrbench.train.token_store import TokenStore, build_token_store, species_of
+from utrbench.train.trainer import CONTINUE_EXIT_STATUS, checkpoint_path, checkpoint_steps, pretrain
 
-RECIPES = Path(__file__).parents[1] / "conf" / "recipes"
+PROJECT = Path(__file__).parents[1]
+RECIPES = PROJECT / "conf" / "recipes"
 SPECIES = ["Homo_sapiens", "Mus_musculus"]
 
 
@@ -72,19 +81,91 @@ def test_recipe_errors_name_the_key(tmp_path):
             read_recipe(path)
 
 
+def store_of(tmp_path, family, paths, name="store", workers=1):
+    loaded = init_model(family, "tiny")
+    tokenizer, tokenization = loaded.tokenizer, loaded.family.tokenization
+    build_token_store(paths, tmp_path / name, tokenizer, tokenization, getattr(tokenizer, "k", 1), workers=workers)
+    return loaded, TokenStore(tmp_path / name)
+
+
+@pytest.mark.parametrize("family", ["dnabert", "ntv2", "dnabert2", "statespace"])
+def test_token_store_round_trips_every_record(tmp_path, family):
+    first, second = write_dataset(tmp_path, n=30, seed=0), write_dataset(tmp_path, n=20, seed=1)
+    with open(second, "a") as out:  # an N run, and a record shorter than one k-mer (left out for k-mers)
+        out.write(">withN:Homo_sapiens\nACGTACGTNNNNNNNNACGTAGGATTACAGATTACAGAT\n>short:Homo_sapiens\nACG\n")
+    loaded, store = store_of(tmp_path, family, [first, second], workers=2)
+    tokenizer, k = loaded.tokenizer, getattr(loaded.tokenizer, "k", 1)
+    records = [seq for path in (first, second) for _, seq in read_fasta(path).items() if len(seq) >= k]
+    assert store.n_records == len(records) and list(store.shard_records) == [30, len(records) - 30]
+    for index, sequence in enumerate(records):
+        assert store.lengths[index] == len(sequence)
+        for phase in range(store.phases):
+            encoded = tokenizer.encode(sequence[phase:])
+            assert np.array_equal(store.record_tokens(index, phase), encoded.ids[encoded.spans[:, 0] >= 0])
+
+
+def reference_example(tokenizer, layout, sequence, shift, u_crop):
+    """The example the store must give: tokenise the shifted crop of the text, cut to the context."""
+    k = getattr(tokenizer, "k", 1)
+    if shift > 0:
+        sequence = "N" * shift + sequence
+    elif shift < 0 and len(sequence) + shift >= k:
+        sequence = sequence[-shift:]
+    if len(sequence) > layout.crop_length:
+        start = int(np.floor(u_crop * (len(sequence) - layout.crop_length + 1)))
+        sequence = sequence[start:start + layout.crop_length]
+    encoded = tokenizer.encode(sequence)
+    content = encoded.ids[encoded.spans[:, 0] >= 0][:layout.content_tokens]
+    return np.concatenate([layout.leading, content, layout.trailing])
+
+
+@pytest.mark.parametrize("family, shift_max", [("dnabert", 0), ("dnabert", 4), ("statespace", 0), ("ntv2", 9)])
+def test_store_examples_equal_tokenising_the_crop(tmp_path, family, shift_max):
+    data = write_dataset(tmp_path, n=60, seed=2)
+    loaded, store = store_of(tmp_path, family, [data])
+    tokenizer, tokenization = loaded.tokenizer, loaded.family.tokenization
+    layout = Layout.of(tokenizer, tokenization, 24, shift_max)
+    indices = np.arange(store.n_records)
+    examples = ExampleSampler(store, layout, seed=7, shift_max=shift_max).examples(3, indices, indices)
+    ids, attention, _ = assemble(store, layout, examples, slice(None), tokenizer.pad_id)
+    shifts = np.floor(position_uniforms(7, 1, 3, SHIFT_DRAW, indices) * 2 * shift_max).astype(int) - shift_max
+    crops = position_uniforms(7, 1, 3, CROP_DRAW, indices)
+    sequences = list(read_fasta(data).values())
+    for row, sequence in enumerate(sequences):
+        expected = reference_example(tokenizer, layout, sequence, shifts[row] if shift_max else 0, crops[row])
+        assert np.array_equal(ids[row, attention[row]], expected), row
+        assert not attention[row, len(expected):].any()
+    if shift_max:
+        assert (shifts > 0).any() and (shifts < 0).any()
+
+
 def test_batches_respect_budget_and_resume_from_position(tmp_path):
     data = write_dataset(tmp_path)
-    loaded = init_model("ntv2", "tiny")
-    maker = ExampleMaker(loaded.tokenizer, "greedy_kmer", 16, seed=3, species_ids={}, shift_max=3)
-    stream = BatchStream(RecordStream([data], seed=3), maker, 50, loaded.tokenizer.pad_id)
+    loaded, store = store_of(tmp_path, "ntv2", [data])
+    layout = Layout.of(loaded.tokenizer, "greedy_kmer", 16, shift_max=3)
+    stream_of = lambda position=(0, 0): BatchStream(store, layout, 3, 50, loaded.tokenizer.pad_id,  # noqa: E731
+                                                    shift_max=3, position=position)
+    stream = stream_of()
     first = [stream.next_batch() for _ in range(5)]
     assert all(ids.size <= 50 and ids.shape[1] <= 16 for ids, _, _ in first)
     position = stream.position
     following = [stream.next_batch() for _ in range(20)]  # crosses into the next epoch
-    resumed = BatchStream(RecordStream([data], seed=3), maker, 50, loaded.tokenizer.pad_id, position=position)
+    resumed = stream_of(position)
     for (ids, attention, _), (again, again_attention, _) in zip(following, [resumed.next_batch() for _ in range(20)]):
         assert np.array_equal(ids, again) and np.array_equal(attention, again_attention)
     assert stream.position[0] >= 1
+    # rank r of 2 gets the examples of the records at positions r, r + 2, ... of the single-device order
+    def rows(stream, n):
+        found = []
+        while len(found) < n:
+            ids, attention, _ = stream.next_batch()
+            found.extend(row[mask] for row, mask in zip(ids, attention))
+        return found[:n]
+
+    single = rows(stream_of(), 20)
+    for rank in (0, 1):
+        ranked = BatchStream(store, layout, 3, 50, loaded.tokenizer.pad_id, rank=rank, world=2, shift_max=3)
+        assert all(np.array_equal(a, b) for a, b in zip(rows(ranked, 10), single[rank::2]))
 
 
 def test_species_from_headers():

@@ -35,6 +35,13 @@ workflow {
             [[id: id, family: family, size: params.pretrain_size], file("${recipe_dir}/${id}.json", checkIfExists: true)]
         }
 
+    // Pretraining checkpoints outlive the task's work directory (a retried attempt gets a new one):
+    // an absolute path, resolved against the launch directory when relative.
+    pretrain_options = [
+        checkpoint_dir: file(params.pretrain_checkpoint_dir ?: "${params.outdir}/pretraining/checkpoints").toAbsolutePath().toString(),
+        max_hours: params.pretrain_max_hours,
+    ]
+
     // Published checkpoints and other model directories: rows [meta(id, family, species, ...), path].
     external_models = params.models
         ? channel.fromList(samplesheetToList(params.models, "${projectDir}/assets/schema_models.json"))
@@ -55,6 +62,7 @@ workflow {
         dataset_options,
         params.utr_gtf ? recipes : channel.empty(),
         params.pretrain_selection,
+        pretrain_options,
         params.init_families, params.init_size,
         external_models,
         channel.fromList(params.zeroshot_strategies.tokenize(',').collect { name -> name.trim() }),

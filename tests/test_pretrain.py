@@ -204,6 +204,68 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path, family):
     assert not all(torch.equal(whole[name], weights(tmp_path / "whole", 2)[name]) for name in whole)
 
 
+def pretrain_cli(workdir, recipe, train, valid, checkpoint_dir, *extra):
+    """``pretrain.py`` as a scheduler runs it: a new process in its own (fresh) work directory."""
+    Path(workdir).mkdir(parents=True)
+    command = [sys.executable, str(PROJECT / "bin" / "pretrain.py"), "--recipe", str(recipe), "--valid", str(valid),
+               "--seed", "5", "--out", "run", "--checkpoint-dir", str(checkpoint_dir), "--resume", "--no-progress",
+               *extra, str(train)]
+    return subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+
+
+@pytest.mark.slow
+def test_sigkill_then_fresh_work_directory_ends_with_uninterrupted_weights(tmp_path):
+    train, valid = write_dataset(tmp_path, seed=0, species=["Homo_sapiens"]), write_dataset(tmp_path, n=8, seed=1)
+    recipe = tiny_recipe("dnabert", steps=40, checkpoint_every=5, valid_every=5, log_every=5)
+    recipe_file = tmp_path / "recipe.json"
+    recipe_file.write_text(json.dumps(recipe.to_dict()))
+    pretrain(recipe, [train], tmp_path / "whole", seed=5, valid_paths=[valid])
+
+    checkpoints = tmp_path / "persistent"
+    attempt = pretrain_cli(tmp_path / "work1", recipe_file, train, valid, checkpoints)
+    while not checkpoint_steps(None, checkpoints) and attempt.poll() is None:
+        time.sleep(0.005)
+    attempt.send_signal(signal.SIGKILL)  # the scheduler's kill: no handler runs, nothing is flushed
+    assert attempt.wait() == -signal.SIGKILL, attempt.communicate()
+    done = checkpoint_steps(None, checkpoints)
+    assert done and done[-1] < 40
+    # what a kill can leave behind must never be taken for a checkpoint
+    (checkpoints / f".step-{done[-1] + 5}.x1.tmp").mkdir()
+    (checkpoints / "step-35").mkdir()  # no trainer_state.pt: incomplete
+
+    attempt = pretrain_cli(tmp_path / "work2", recipe_file, train, valid, checkpoints)
+    stdout, stderr = attempt.communicate()
+    assert attempt.returncode == 0, stderr
+    assert "step 40 of 40" in stderr
+    whole, resumed = weights(tmp_path / "whole", 40), weights(tmp_path / "work2" / "run", 40)
+    assert all(torch.equal(whole[name], resumed[name]) for name in whole)
+    assert (tmp_path / "work2" / "run" / "checkpoints" / "step-40").resolve() == checkpoints / "step-40"
+    log = (tmp_path / "work2" / "run" / "train_log.tsv").read_text().splitlines()
+    assert [row.split("\t")[0] for row in log[1:]] == [str(s) for s in range(5, 41, 5)]
+
+
+def test_max_hours_exits_with_continue_status_and_next_attempt_finishes(tmp_path, cli_modules):
+    train, valid = write_dataset(tmp_path, seed=0), write_dataset(tmp_path, n=8, seed=1)
+    recipe = tiny_recipe("statespace", steps=6)
+    recipe_file = tmp_path / "recipe.json"
+    recipe_file.write_text(json.dumps(recipe.to_dict()))
+    (tmp_path / "species.txt").write_text("\n".join(SPECIES) + "\n")
+    pretrain(recipe, [train], tmp_path / "whole", seed=5, valid_paths=[valid], species=SPECIES)
+
+    checkpoints = tmp_path / "persistent"
+    common = ["--recipe", recipe_file, "--valid", valid, "--species", tmp_path / "species.txt", "--seed", 5,
+              "--checkpoint-dir", checkpoints, "--resume", "--no-progress"]
+    first = run_cli("pretrain", [*common, "--out", tmp_path / "attempt1", "--max-hours", 1e-9, train])
+    assert first.exit_code == CONTINUE_EXIT_STATUS, first.output
+    assert checkpoint_steps(None, checkpoints) == [1]  # one step, then the time was up
+    assert not (tmp_path / "attempt1" / "checkpoints").exists()  # links only once the run is done
+    second = run_cli("pretrain", [*common, "--out", tmp_path / "attempt2", train])
+    assert second.exit_code == 0, second.output
+    whole, resumed = weights(tmp_path / "whole", 6), weights(tmp_path / "attempt2", 6)
+    assert all(torch.equal(whole[name], resumed[name]) for name in whole)
+
+
 @pytest.mark.slow
 def test_planted_motif_loss_falls_below_unigram_entropy(tmp_path):
     train = write_dataset(tmp_path, n=200, seed=0, motif="ACGGTCATTG")

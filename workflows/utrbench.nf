@@ -25,6 +25,7 @@ workflow UTRBENCH {
     dataset_options   // map: reference, single_exon_only, min_length, pseudocount, valid_fraction, shards
     recipes           // channel: [meta(id, family, size), recipe JSON] to pretrain
     selection_rule    // String: checkpoint rule, 'plateau' (the study) or 'valid'
+    pretrain_options  // map: checkpoint_dir (absolute, outside the work directory), max_hours (per attempt)
     init_families     // String: comma-separated training-free families (e.g. 'kmer')
     init_size         // String: named size of those models
     external_models   // channel: [meta(id, family, ...), model_dir] from the --models samplesheet
@@ -43,7 +44,10 @@ workflow UTRBENCH {
         dataset_options.reference, dataset_options.single_exon_only, dataset_options.min_length,
         dataset_options.pseudocount, dataset_options.valid_fraction, dataset_options.shards, seed
     )
-    pretrained = PRETRAIN(recipes, dataset.train, dataset.valid, dataset.species_list, seed, selection_rule)
+    pretrained = PRETRAIN(
+        recipes, dataset.train, dataset.valid, dataset.species_list, seed, selection_rule,
+        pretrain_options.checkpoint_dir, pretrain_options.max_hours
+    )
 
     family_names = init_families.tokenize(',').collect { name -> name.trim() }.findAll { name -> name }
     model_meta = channel.fromList(family_names)

@@ -28,6 +28,7 @@ import pytest
 
 from contracts import PROJECT_DIR, parse_module, render_gstring, task_environment
 from utrbench.io import METRICS_COLUMNS, read_metrics
+from utrbench.train.trainer import CONTINUE_EXIT_STATUS
 
 ASSETS = PROJECT_DIR / "assets" / "test"
 PRETRAINED = "statespace_tiny"   # meta.id of PRETRAIN for --pretrain_families statespace --pretrain_size tiny
@@ -43,6 +44,7 @@ PARAMS = {
     "pretrain_valid_fraction": 0.25,
     "pretrain_shards": 2,
     "pretrain_selection": "valid",
+    "pretrain_max_hours": 0.0005,
     "zeroshot_strategies": "exact",
     "mpra_dataset": "toy",
     "mpra_format": "fastutr",
@@ -61,12 +63,13 @@ MODEL_ARGS = ""
 pytestmark = pytest.mark.slow  # about 20 interpreter start-ups per run, 7 of them importing torch
 
 
-def run_task(name, workdir: Path, values: dict, inputs: dict) -> Path:
+def run_task(name, workdir: Path, values: dict, inputs: dict, retry_status=None) -> Path:
     """Run module ``name``'s script in a fresh task directory under ``workdir``; return that directory.
 
     ``inputs`` maps staged names (``maf/alignment.maf``) to files, linked in as Nextflow stages
     them; ``values`` gives the Groovy expressions of the script (``args`` is empty: the test
-    profile sets no ext.args for these modules).
+    profile sets no ext.args for these modules). An exit with ``retry_status`` runs the task again
+    in a new directory, as the module's errorStrategy does.
     """
     taskdir = workdir / f"{name}.{len(list(workdir.glob(name + '.*')))}"
     taskdir.mkdir(parents=True)
@@ -77,6 +80,8 @@ def run_task(name, workdir: Path, values: dict, inputs: dict) -> Path:
     script = render_gstring(spec.script, {"args": "", **values})
     result = subprocess.run(["bash", "-ue", "-c", script], cwd=taskdir, env=task_environment(),
                             capture_output=True, text=True)
+    if retry_status is not None and result.returncode == retry_status:
+        return run_task(name, workdir, values, inputs, retry_status)
     assert result.returncode == 0, f"{name} failed:\n$ {script}\n{result.stdout}{result.stderr}"
     return taskdir
 
@@ -137,8 +142,10 @@ def run_study(workdir: Path) -> dict:
     pretrain = run_task("pretrain", workdir, {
         "recipe": f"{PRETRAINED}.json", "valid": "valid.fa", "species": "species.txt", "seed": seed,
         "device": "cpu", "nproc": 1, "meta.id": PRETRAINED, "train_shards": " ".join(staged_shards),
+        "checkpoint_root": workdir / "pretraining-checkpoints", "max_hours": PARAMS["pretrain_max_hours"], "task.cpus": 2,
     }, {f"{PRETRAINED}.json": PROJECT_DIR / "conf" / "recipes" / f"{PRETRAINED}.json",
-        "valid.fa": split / "dataset" / "valid.fa", "species.txt": split / "dataset" / "species.txt", **staged_shards})
+        "valid.fa": split / "dataset" / "valid.fa", "species.txt": split / "dataset" / "species.txt", **staged_shards},
+        retry_status=CONTINUE_EXIT_STATUS)
     run = pretrain / f"{PRETRAINED}_run"
     selected = run_task("select_checkpoint", workdir, {"run": run.name, "rule": PARAMS["pretrain_selection"],
                                                        "meta.id": PRETRAINED}, {run.name: run})

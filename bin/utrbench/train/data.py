@@ -162,29 +162,26 @@ class ExampleSampler:
                         np.asarray(store.species[records], dtype=np.int64))
 
 
-def assemble(store: TokenStore, layout: Layout, examples: Examples, rows: slice, pad_id: int):
-    """``(ids [B, T] int64, attention_mask [B, T] bool, species_ids [B])`` of some examples."""
-    n_pad, n_content = examples.n_pad[rows], examples.n_content[rows]
+def assemble(store: TokenStore, layout: Layout, examples: Examples, rows, pad_id: int):
+    """``(ids [B, T] int64, attention_mask [B, T] bool, species_ids [B])`` of some examples.
+
+    One slice copy per row: a batch has at most a few hundred rows, each a contiguous run of the
+    store, so this costs a memory copy per token (a gather through an index matrix costs several).
+    """
+    rows = np.arange(len(examples.records))[rows]
     lead, trail = len(layout.leading), len(layout.trailing)
+    n_pad, n_content = examples.n_pad[rows], examples.n_content[rows]
     lengths = lead + n_pad + n_content + trail
-    width = int(lengths.max())
-    column = np.arange(width)[None, :]
-    inner = column - lead  # column within the content (padding tokens, then store tokens)
-    from_store = (inner >= n_pad[:, None]) & (inner < (n_pad + n_content)[:, None])
-    index = np.where(from_store, examples.first_token[rows, None] + inner - n_pad[:, None], 0)
-    ids = np.where(from_store, store.tokens[index.ravel()].reshape(index.shape).astype(np.int64), pad_id)
-    if layout.pad_tokens.shape[1] and n_pad.any():
-        in_pad = (inner >= 0) & (inner < n_pad[:, None])
-        pad_column = np.clip(inner, 0, layout.pad_tokens.shape[1] - 1)
-        ids = np.where(in_pad, layout.pad_tokens[examples.pad_row[rows, None], pad_column], ids)
-    if lead:
-        ids[:, :lead] = layout.leading
-    if trail:
-        after = lead + n_pad + n_content
-        trail_column = column - after[:, None]
-        is_trail = (trail_column >= 0) & (trail_column < trail)
-        ids = np.where(is_trail, layout.trailing[np.clip(trail_column, 0, trail - 1)], ids)
-    attention = column < lengths[:, None]
+    ids = np.full((len(rows), int(lengths.max())), pad_id, dtype=np.int64)
+    ids[:, :lead] = layout.leading
+    tokens, pad_tokens = store.tokens, layout.pad_tokens
+    for out, row in enumerate(rows):
+        padding, count, first = int(examples.n_pad[row]), int(examples.n_content[row]), int(examples.first_token[row])
+        if padding:
+            ids[out, lead:lead + padding] = pad_tokens[examples.pad_row[row], :padding]
+        ids[out, lead + padding:lead + padding + count] = tokens[first:first + count]
+        ids[out, lead + padding + count:lead + padding + count + trail] = layout.trailing
+    attention = np.arange(ids.shape[1])[None, :] < lengths[:, None]
     return ids, attention, examples.species[rows]
 
 

@@ -65,10 +65,19 @@ def select_positions(candidates, generator, rate, edge_margin=0, **_):
     enough_inner = inner.sum(dim=1) >= wanted
     eligible = torch.where(enough_inner[:, None], inner, candidates)
     keys = torch.where(eligible, _uniform(candidates.shape, generator, candidates.device), 2.0)
-    order = torch.argsort(keys, dim=1)
-    rank_in_order = torch.arange(candidates.shape[1], device=candidates.device)[None, :]
+    most = int(wanted.max()) if len(wanted) else 0
+    if most == 0:
+        return torch.zeros_like(candidates)
+    # the `most` smallest keys per row (a partial selection, cheaper than sorting all); rows that want
+    # fewer (shorter rows) sort just those to keep their smallest `wanted`
+    smallest = torch.topk(keys, most, dim=1, largest=False, sorted=False).indices
+    fewer = torch.nonzero(wanted < most).flatten()
+    if len(fewer):
+        order = torch.argsort(keys[fewer].gather(1, smallest[fewer]), dim=1)
+        smallest[fewer] = smallest[fewer].gather(1, order)
+    rank = torch.arange(most, device=candidates.device)[None, :]
     selected = torch.zeros_like(candidates)
-    selected.scatter_(1, order, rank_in_order < wanted[:, None])
+    selected.scatter_(1, smallest, rank < wanted[:, None])
     return selected
 
 
@@ -91,11 +100,11 @@ def check_trainable(tokenization: str, family_name: str) -> None:
 
 def _ensure_one_per_row(selected, candidates, generator):
     """Give a row with candidates but no selection one random candidate, so no batch has an empty loss."""
-    empty = candidates.any(dim=1) & ~selected.any(dim=1)
-    keys = torch.where(candidates, _uniform(candidates.shape, generator, candidates.device), 2.0)
-    pick = torch.zeros_like(selected)
-    pick.scatter_(1, keys.argmin(dim=1, keepdim=True), True)
-    return selected | (pick & empty[:, None])
+    empty = torch.nonzero(candidates.any(dim=1) & ~selected.any(dim=1)).flatten()
+    if len(empty):  # rare (short rows): draw keys for those rows only
+        keys = torch.where(candidates[empty], _uniform((len(empty), candidates.shape[1]), generator, candidates.device), 2.0)
+        selected[empty, keys.argmin(dim=1)] = True
+    return selected
 
 
 @functools.lru_cache(maxsize=16)
@@ -103,6 +112,14 @@ def random_token_ids(tokenizer) -> np.ndarray:
     """Ids a random replacement is drawn from: everything but special and unknown tokens."""
     excluded = set(tokenizer.special_ids) | ({tokenizer.unk_id} if tokenizer.unk_id is not None else set())
     return np.array([i for i in range(tokenizer.vocab_size) if i not in excluded], dtype=np.int64)
+
+
+@functools.lru_cache(maxsize=16)
+def _special_table(tokenizer, device) -> torch.Tensor:
+    """``table[id]`` is True for special token ids (a lookup is cheaper than ``isin`` on large batches)."""
+    table = torch.zeros(tokenizer.vocab_size, dtype=torch.bool)
+    table[list(tokenizer.special_ids)] = True
+    return table.to(device)
 
 
 def as_generator(rng, device) -> torch.Generator:
@@ -124,16 +141,20 @@ def mask_batch(ids, attention_mask, tokenizer, tokenization, rng, rate=0.15, mas
     device = ids.device
     attention_mask = torch.as_tensor(attention_mask, dtype=torch.bool, device=device)
     generator = as_generator(rng, device)
-    special = torch.as_tensor(tokenizer.special_ids, dtype=torch.int64, device=device)
-    candidates = attention_mask & ~torch.isin(ids, special)
+    candidates = attention_mask & ~_special_table(tokenizer, device)[ids]
     selected = SELECTORS[tokenization](candidates, generator, rate, k=getattr(tokenizer, "k", 1),
                                        edge_margin=edge_margin)
     selected = _ensure_one_per_row(selected, candidates, generator)
     labels = torch.where(selected, ids, IGNORE_INDEX)
-    draw = _uniform(ids.shape, generator, device)
-    to_mask = selected & (draw < mask_token_fraction)
-    to_random = selected & (draw >= mask_token_fraction) & (draw < mask_token_fraction + random_token_fraction)
+    # the 80/10/10 draw only at the selected tokens (about 15 %), not one per token
+    rows, columns = torch.nonzero(selected, as_tuple=True)
+    draw = _uniform(rows.shape, generator, device)
+    corrupted = ids.clone()
+    to_mask = draw < mask_token_fraction
+    corrupted[rows[to_mask], columns[to_mask]] = tokenizer.mask_id
+    to_random = (draw >= mask_token_fraction) & (draw < mask_token_fraction + random_token_fraction)
     pool = torch.as_tensor(random_token_ids(tokenizer), device=device)
-    replacements = pool[torch.randint(len(pool), ids.shape, generator=generator, device=device)]
-    corrupted = torch.where(to_mask, tokenizer.mask_id, torch.where(to_random, replacements, ids))
+    n_random = int(to_random.sum())
+    corrupted[rows[to_random], columns[to_random]] = pool[torch.randint(len(pool), (n_random,), generator=generator,
+                                                                        device=device)]
     return corrupted, labels

@@ -9,14 +9,26 @@ import click
 from utrbench.cli import command
 
 
+def found(paths, pattern: str) -> list:
+    """Files matching ``pattern`` under each folder of ``paths`` (recursively), files as given; sorted.
+
+    A folder that does not exist holds nothing: Nextflow creates a staging folder only for inputs
+    that have files (a run without pretraining has no train logs).
+    """
+    files = []
+    for path in map(Path, paths):
+        files.extend(sorted(path.rglob(pattern)) if path.is_dir() else [path] if path.exists() else [])
+    return files
+
+
 @command()
-@click.option("--metrics", "metrics_paths", multiple=True, type=click.Path(dir_okay=False), help="Metrics TSV (repeatable).")
+@click.option("--metrics", "metrics_paths", multiple=True, type=click.Path(), help="Metrics TSV, or a folder of them (repeatable).")
 @click.option("--published", "published_dir", required=True, type=click.Path(file_okay=False),
               help="Folder of the studies' numbers (assets/published).")
-@click.option("--figure", "figures", multiple=True, type=click.Path(dir_okay=False), help="Task figure PNG (repeatable).")
-@click.option("--model-card", "cards", multiple=True, type=click.Path(dir_okay=False), help="Model card JSON (repeatable).")
-@click.option("--pretraining-run", "runs", multiple=True, type=click.Path(file_okay=False),
-              help="Pretraining run folder <model id>_run with train_log.tsv (repeatable).")
+@click.option("--figure", "figures", multiple=True, type=click.Path(), help="Task figure PNG, or a folder of them (repeatable).")
+@click.option("--model-card", "cards", multiple=True, type=click.Path(), help="Model card JSON, or a folder of them (repeatable).")
+@click.option("--pretraining-run", "runs", multiple=True, type=click.Path(),
+              help="train_log.tsv of a run folder <model id>_run, or a folder of run folders (repeatable).")
 @click.option("--params", "params_path", type=click.Path(dir_okay=False), help="The run's parameters as JSON.")
 @click.option("--versions", "versions_path", type=click.Path(dir_okay=False), help="software_versions.yml.")
 @click.option("--title", default="utrbench", show_default=True, help="Report title.")
@@ -25,24 +37,21 @@ from utrbench.cli import command
 def main(metrics_paths, published_dir, figures, cards, runs, params_path, versions_path, title, out_dir):
     import yaml
 
-    from utrbench.errors import UserError
     from utrbench.io import atomic_output
     from utrbench.report import multiqc as content
 
-    metrics = content.read_metrics_files(metrics_paths)
+    metrics = content.read_metrics_files(found(metrics_paths, "*.tsv"))
     published = content.read_published(published_dir)
-    model_cards = [json.loads(Path(path).read_text()) for path in cards]
+    model_cards = [json.loads(path.read_text()) for path in found(cards, "*.card.json")]
     study_names = {**content.BASELINE_STUDY_NAMES,
                    **{card["id"]: name for card in model_cards if (name := content.study_name(card))}}
+    # A run without tasks (pretraining only, say) still gets its provenance report.
     sections = content.task_sections(metrics, published, study_names)
-    if not sections:
-        raise UserError("no task metrics to report: none of the metrics files has a row.")
     if params_path:
         sections.append(content.params_section(json.loads(Path(params_path).read_text())))
     if model_cards:
         sections.append(content.models_section(model_cards))
-    logs = {Path(run).name.removesuffix("_run"): Path(run) / "train_log.tsv" for run in runs
-            if (Path(run) / "train_log.tsv").is_file()}
+    logs = {log.parent.name.removesuffix("_run"): log for log in found(runs, "train_log.tsv")}
     if (curves := content.loss_curves_section(logs)) is not None:
         sections.append(curves)
     if versions_path:
@@ -50,7 +59,7 @@ def main(metrics_paths, published_dir, figures, cards, runs, params_path, versio
 
     with atomic_output(out_dir) as tmp:
         content_dir = Path(tmp) / "multiqc_content"
-        content.write_content(content_dir, sections, content.figure_sections(figures), title)
+        content.write_content(content_dir, sections, content.figure_sections(found(figures, "*.png")), title)
         content.render(content_dir, Path(tmp))
     click.echo(f"{len(sections)} sections -> {Path(out_dir) / 'multiqc_report.html'}", err=True)
 

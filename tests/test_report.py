@@ -94,11 +94,12 @@ def test_report_shows_the_tsv_values_and_changes_with_them(tmp_path):
     assert "0.7777" in html and "0.4621" not in html
 
 
-def test_report_of_no_metrics_rows_is_an_error_and_writes_nothing(tmp_path):
+def test_metrics_file_without_rows_is_an_error_and_writes_nothing(tmp_path):
     empty = write_metrics(tmp_path / "m.tsv", [])
     result, out = run_report(tmp_path, empty)
     assert result.returncode == 2
-    assert result.stderr.strip() == "error: no task metrics to report: none of the metrics files has a row."
+    assert result.stderr.strip() == (f"error: {empty}: no metrics rows below the header; "
+                                     "the step that wrote it reported nothing.")
     assert not out.exists()
 
 

@@ -73,6 +73,8 @@ def read_metrics_files(paths) -> pd.DataFrame:
         lines = path.read_text().splitlines()
         if not lines or lines[0].split("\t") != METRICS_COLUMNS:
             raise UserError(f"{path}: line 1: expected the metrics header {' '.join(METRICS_COLUMNS)}.")
+        if len(lines) == 1:
+            raise UserError(f"{path}: no metrics rows below the header; the step that wrote it reported nothing.")
         rows = []
         for number, line in enumerate(lines[1:], start=2):
             fields = line.split("\t")

@@ -15,8 +15,9 @@ process MODEL_CARD {
 
     script:
     def args = task.ext.args ?: ''
+    def study_name = meta.study_name ? "--study-name ${meta.study_name}" : ''
     """
-    model_card.py --model-dir ${model_dir} --id ${meta.id} --out ${meta.id}.card.json ${args}
+    model_card.py --model-dir ${model_dir} --id ${meta.id} ${study_name} --out ${meta.id}.card.json ${args}
     """
 
     stub:

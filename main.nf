@@ -151,7 +151,8 @@ output {
         }
     }
     pretraining {
-        // Checkpoints and train_log.tsv of every run, at pretraining/<id>_run/.
+        // train_log.tsv of every run and links to its checkpoints, at pretraining/<id>_run/; the
+        // checkpoints themselves are in --pretrain_checkpoint_dir (default pretraining/checkpoints/<id>/).
         path 'pretraining'
         index {
             path 'pretraining/index.csv'

@@ -155,7 +155,7 @@ class StepResult:
     loss: float  # mean cross-entropy over all masked tokens of the step (all devices)
     lr: float  # learning rate of this update
     tokens: int  # real tokens processed (all devices)
-    data_seconds: float  # reading, tokenizing, batching, masking, moving to the device
+    data_seconds: float  # waiting for the prefetched batches, moving them to the device, masking
     compute_seconds: float  # forward, backward, optimiser step
 
 
@@ -174,7 +174,6 @@ class Trainer:
             raise UserError(f"{store.folder}: {store.n_records} training record(s) cannot feed {dist.world} processes.")
         self.loaded, self.recipe, self.seed, self.dist, self.store = loaded, recipe, seed, dist, store
         self.tokenization = family.tokenization
-        self.n_train_records = store.n_records
         self.accumulation = recipe.accumulation_steps(dist.world)
         self.model = loaded.model.to(dist.device)
         self.model.train()

@@ -97,7 +97,9 @@ class Family:
     ``sizes`` maps a size name (at least ``tiny`` and ``base``) to config keyword arguments.
     ``new_tokenizer(config)`` builds the tokenizer that matches a config; ``load_tokenizer(dir)``
     reads it back from a model directory. ``load_published(dir)`` (optional) loads a published
-    checkpoint that has no ``utrbench.json`` into our classes by parameter name.
+    checkpoint that has no ``utrbench.json`` into our classes by parameter name and returns
+    ``(model, tokenizer, species)``, the species list being the model's species ids in order
+    (empty for species-agnostic models).
 
     ``tokenization`` tells generic code (masking for pretraining, zero-shot marginalisation)
     how tokens map to nucleotides, without naming families:

@@ -102,5 +102,5 @@ def _check_tied_copies_agree(parameters: dict, state: dict, directory) -> None:
 
 
 def _list_keys(keys) -> str:
-    """All ``keys``, comma-separated, or 'none'."""
-    return ", ".join(keys) if keys else "none"
+    """All ``keys``, sorted and comma-separated, or 'none'."""
+    return ", ".join(sorted(keys)) if keys else "none"

@@ -196,7 +196,7 @@ def test_init_model_cli_and_clean_errors(tmp_path):
 def test_load_errors(tmp_path):
     save_model(init_model("dnabert", "tiny"), tmp_path / "model")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(UserError, match="empty/config.json: model configuration not found"):
+    with pytest.raises(UserError, match="no model weights"):
         load_model(tmp_path / "empty", family_name="dnabert")
     OverlappingKmerTokenizer(5).save(tmp_path / "model")  # a 5-mer vocabulary beside a 6-mer model
     with pytest.raises(UserError, match="tokenizer has 1029 tokens but the model's vocabulary has 4101"):

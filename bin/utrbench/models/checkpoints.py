@@ -7,6 +7,7 @@ else with a :class:`~utrbench.errors.UserError` that names the directory.
 """
 
 import json
+import pickle
 import re
 from pathlib import Path
 
@@ -14,6 +15,16 @@ import torch
 from safetensors.torch import load_file
 
 from utrbench.errors import UserError
+
+
+# Weight files a model directory may hold, in the order read_weights prefers them (a sharded
+# checkpoint is found by its index file).
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.pt")
+
+
+def has_weights(directory) -> bool:
+    directory = Path(directory)
+    return any((directory / name).exists() or (directory / f"{name}.index.json").exists() for name in WEIGHT_FILES)
 
 
 def read_config(directory) -> dict:
@@ -28,7 +39,13 @@ def read_config(directory) -> dict:
 
 
 def _load_pickled(path) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=True)  # tensors only: never runs pickled code
+    """A torch.save'd state dict, read with ``weights_only=True``: tensors only, never pickled code."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise UserError(
+            f"{path}: holds pickled objects other than tensors, which are not loaded (only weights are read, no code is run)."
+        ) from None
 
 
 def read_weights(directory) -> dict:
@@ -39,7 +56,9 @@ def read_weights(directory) -> dict:
     read with ``torch.load(weights_only=True)``, so a file holding anything but tensors is refused.
     """
     directory = Path(directory)
-    for name, load in (("model.safetensors", load_file), ("pytorch_model.bin", _load_pickled), ("model.pt", _load_pickled)):
+    loaders = {"model.safetensors": load_file, "pytorch_model.bin": _load_pickled, "model.pt": _load_pickled}
+    for name in WEIGHT_FILES:
+        load = loaders[name]
         index = directory / f"{name}.index.json"
         shards = sorted(set(json.loads(index.read_text())["weight_map"].values())) if index.exists() else [name]
         if all((directory / shard).exists() for shard in shards):
@@ -47,13 +66,15 @@ def read_weights(directory) -> dict:
             for shard in shards:
                 try:
                     state.update(load(directory / shard))
+                except UserError:
+                    raise
                 except Exception as error:  # safetensors, pickle and zip errors share no base class
                     reason = str(error).splitlines()[0] if str(error) else type(error).__name__
                     raise UserError(f"{directory / shard}: not a readable weights file ({reason}).") from None
-            if not all(isinstance(value, torch.Tensor) for value in state.values()):
+            if not all(isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in state.items()):
                 raise UserError(f"{directory / name}: holds objects other than named tensors; not a state dict.")
             return state
-    raise UserError(f"{directory}: no model weights (expected model.safetensors, pytorch_model.bin or model.pt).")
+    raise UserError(f"{directory}: no model weights (expected one of {', '.join(WEIGHT_FILES)}).")
 
 
 def load_weights_by_name(model, state: dict, directory, ignored=()) -> None:

@@ -11,13 +11,14 @@ import pkgutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import safetensors.torch
 import torch
 
 from utrbench import __version__
 from utrbench.errors import UserError
 from utrbench.io import atomic_output
 from utrbench.models.base import Family
-from utrbench.models.checkpoints import load_weights_by_name, read_config, read_weights
+from utrbench.models.checkpoints import WEIGHT_FILES, has_weights, load_weights_by_name, read_config, read_weights
 
 INFO_FILE = "utrbench.json"
 
@@ -119,13 +120,25 @@ def init_model(family_name: str, size: str = "tiny", seed: int = 0, species=None
 
 def save_model(loaded: LoadedModel, directory) -> None:
     """Write weights, config, tokenizer and ``utrbench.json`` to ``directory`` atomically."""
-    directory = Path(directory)
-    with atomic_output(directory) as tmp:
-        tmp.mkdir()
-        loaded.model.save_pretrained(tmp)
-        loaded.tokenizer.save(tmp)
-        info = dict(vars(loaded.info), utrbench_version=__version__)
-        (tmp / INFO_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    with atomic_output(Path(directory)) as tmp:
+        write_model_directory(loaded, tmp)
+
+
+def write_model_directory(loaded: LoadedModel, directory: Path) -> None:
+    """Create ``directory`` with the model's safetensors weights, config, tokenizer and ``utrbench.json``."""
+    directory.mkdir()
+    # Weights under the model's own parameter names (transformers' save_pretrained may rename some,
+    # e.g. ESM LayerNorm weight -> gamma, for its own loader); a tied tensor is stored once.
+    safetensors.torch.save_model(loaded.model, str(directory / "model.safetensors"), metadata={"format": "pt"})
+    loaded.model.config.save_pretrained(directory)
+    loaded.tokenizer.save(directory)
+    write_info(loaded.info, directory)
+
+
+def write_info(info: ModelInfo, directory) -> None:
+    """``utrbench.json``: the family, size, species list and provenance, with sorted keys."""
+    record = dict(vars(info), utrbench_version=__version__)
+    (Path(directory) / INFO_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
 def read_info(directory) -> ModelInfo:
@@ -152,6 +165,8 @@ def load_model(directory, family_name: str | None = None, device="cpu") -> Loade
     directory = Path(directory)
     if not directory.is_dir():
         raise UserError(f"{directory}: model directory not found.")
+    if not has_weights(directory):
+        raise UserError(f"{directory}: no model weights (expected one of {', '.join(WEIGHT_FILES)}).")
     if (directory / INFO_FILE).exists():
         info = read_info(directory)
         if family_name and family_name != info.family:

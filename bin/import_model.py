@@ -8,7 +8,7 @@ from utrbench.cli import command
 
 @command()
 @click.option("--source", required=True, type=click.Path(), help="Checkpoint folder: Hugging Face-style, or the state-space study's config.json + model.pt.")
-@click.option("--family", required=True, help="Model family of the checkpoint (dnabert, dnabert2, ntv2, statespace).")
+@click.option("--family", required=True, help="Model family of the checkpoint, e.g. dnabert2 (an unknown name lists the families).")
 @click.option("--out", required=True, type=click.Path(), help="Model directory to create.")
 def main(source, family, out):
     from utrbench.models.importer import import_model

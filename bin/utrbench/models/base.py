@@ -107,8 +107,7 @@ class Family:
     - ``overlapping_kmer``: token i covers nucleotides [i, i + k) (tokenizer has ``k``);
     - ``greedy_kmer``: non-overlapping k-mers with single-letter fallback (tokenizer has ``k``);
     - ``bpe``: variable-length tokens (spans from the tokenizer);
-    - ``nucleotide``: one token per nucleotide;
-    - ``spectrum``: no learned weights and no LM head (k-mer spectrum baseline).
+    - ``nucleotide``: one token per nucleotide.
     """
 
     name: str
@@ -129,8 +128,6 @@ class MaskedLanguageModel:
     List it before the ``transformers`` base class (``class M(MaskedLanguageModel, PreTrainedModel)``)
     so that its ``forward`` is the one used; it defines no ``__init__``.
     """
-
-    has_lm_head = True  # False for models that cannot predict tokens (zero-shot refuses them)
 
     def encode(self, input_ids, attention_mask=None, species_ids=None):  # pragma: no cover - interface
         raise NotImplementedError

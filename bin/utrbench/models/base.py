@@ -1,6 +1,6 @@
 """The interface every model family implements.
 
-A *family* (``dnabert``, ``ntv2``, ``dnabert2``, ``statespace``, ``kmer``) is one module in
+A *family* (``dnabert``, ``ntv2``, ``dnabert2``, ``statespace``) is one module in
 this package that defines a tokenizer, a config, a model and a :class:`Family` record, and
 registers the record with :func:`utrbench.models.registry.register`. Nothing outside that
 module branches on the family name: pretraining, embeddings, zero-shot probabilities and

@@ -37,7 +37,7 @@ def _import_family_modules():
     import utrbench.models as package
 
     for module in pkgutil.iter_modules(package.__path__):
-        if module.name not in {"base", "checkpoints", "registry"}:
+        if module.name not in {"base", "checkpoints", "importer", "registry"}:
             importlib.import_module(f"utrbench.models.{module.name}")
 
 

@@ -76,12 +76,14 @@ def test_windowed_embedding_of_a_short_sequence_equals_unwindowed(models, family
 def test_windows_combine_by_length_weighted_mean():
     """For a context-free model, windows must reproduce the whole-sequence embedding exactly.
 
-    DNABERT without layers and with zero position embeddings maps each k-mer token to a fixed
-    vector (LayerNorm of its embedding), whatever surrounds it or where it sits.
+    The state-space model without blocks, its input convolution reduced to the centre tap, maps
+    each nucleotide to a fixed vector, whatever surrounds it or where it sits.
     """
-    loaded = init_model("dnabert", "tiny", seed=7, num_hidden_layers=0)
+    loaded = init_model("statespace", "tiny", seed=7, num_resnet_blocks=0, num_dss_layers=0)
     with torch.no_grad():
-        loaded.model.bert.embeddings.position_embeddings.weight.zero_()
+        centre = loaded.model.config.edge_kernel_size // 2
+        loaded.model.encoder.weight[..., :centre] = 0
+        loaded.model.encoder.weight[..., centre + 1:] = 0
     sequence = random_sequence(500, 7)
     whole = Embedder(loaded, window=600).embed([sequence])[0]
     windowed = Embedder(loaded, window=50, overlap=12).embed([sequence])[0]

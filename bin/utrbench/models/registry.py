@@ -148,11 +148,10 @@ def read_info(directory) -> ModelInfo:
         raw = json.loads(path.read_text())
     except json.JSONDecodeError as error:
         raise UserError(f"{path}: not valid JSON ({error}).") from None
-    raw.pop("utrbench_version", None)
-    unknown = sorted(set(raw) - set(ModelInfo.__dataclass_fields__))
-    if unknown or "family" not in raw:
-        raise UserError(f"{path}: expected the keys {', '.join(ModelInfo.__dataclass_fields__)}, found {', '.join(sorted(raw))}.")
-    return ModelInfo(**raw)
+    if not isinstance(raw, dict) or "family" not in raw:
+        raise UserError(f"{path}: names no model family (expected a JSON object with a 'family' key).")
+    # Other keys (utrbench_version, keys later steps add, such as a study name) are not model settings.
+    return ModelInfo(**{key: raw[key] for key in ModelInfo.__dataclass_fields__ if key in raw})
 
 
 def load_model(directory, family_name: str | None = None, device="cpu") -> LoadedModel:

@@ -13,7 +13,7 @@
 process PRETRAIN {
     tag "${meta.id}"
     label 'process_gpu'
-    errorStrategy task.exitStatus == 75 || task.exitStatus in ((130..145) + 104) ? 'retry' : 'finish'
+    errorStrategy task.exitStatus == 75 || task.exitStatus == 104 || task.exitStatus in (130..145) ? 'retry' : 'finish'
 
     input:
     tuple val(meta), path(recipe)

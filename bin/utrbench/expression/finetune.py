@@ -6,6 +6,12 @@ The head follows DNABERT-2's published fine-tuning: the final hidden state of th
 real (non-padding) tokens instead. Loss: MSE on log10 TPM. Optimiser: AdamW (weight decay on
 matrices only, as the Hugging Face Trainer), linear warm-up then linear decay, gradient-norm clip
 1.0; the checkpoint with the lowest dev loss is kept, with optional early stopping.
+
+Input length: the study tokenised the whole 4,001-bp window with ``model_max_length`` 1000
+(about 850 DNABERT-2 tokens, so little is cut), although DNABERT-2's config says 512: ALiBi has no
+position table, so longer inputs need nothing learned. The same holds for every model without a
+learned absolute position table (ALiBi, rotary, convolutions); a model with one (DNABERT's BERT
+embeddings) cannot see past its context, so its windows are cut there.
 """
 
 import copy
@@ -22,6 +28,8 @@ from utrbench.errors import UserError
 
 HEAD_WEIGHTS = "regression_head.safetensors"
 HEAD_CONFIG = "regression_head.json"
+STUDY_MAX_TOKENS = 1000  # model_max_length of the study's fine-tuning run (reference 02, section 2)
+STUDY_SPECIES = "Homo_sapiens"  # GTEx windows are human; a species-aware model is told so
 
 
 class RegressionHead(nn.Module):
@@ -55,15 +63,16 @@ class RegressionHead(nn.Module):
 
 
 class Regressor(nn.Module):
-    """A family model's encoder plus a :class:`RegressionHead`."""
+    """A family model's encoder plus a :class:`RegressionHead`; every sequence is of species ``species_id``."""
 
-    def __init__(self, encoder, head: RegressionHead):
+    def __init__(self, encoder, head: RegressionHead, species_id: int = 0):
         super().__init__()
         self.encoder = encoder
         self.head = head
+        self.species_id = int(species_id)
 
     def forward(self, input_ids, attention_mask):
-        species = torch.zeros(input_ids.shape[0], dtype=torch.long, device=input_ids.device)
+        species = torch.full((input_ids.shape[0],), self.species_id, dtype=torch.long, device=input_ids.device)
         hidden = self.encoder.encode(input_ids, attention_mask, species)[-1]
         return self.head(hidden, attention_mask).float()
 
@@ -76,6 +85,13 @@ def new_head(loaded, dropout=0.1, seed=0) -> RegressionHead:
     torch.manual_seed(seed)
     pooling = "first_token" if loaded.tokenizer.cls_id is not None else "mean"
     return RegressionHead(hidden_size, dropout, pooling)
+
+
+def token_limit(loaded, requested: int = STUDY_MAX_TOKENS) -> int:
+    """Tokens per window: ``requested``, cut to the model's context only if it has a learned position table."""
+    learned_positions = any(name.split(".")[-1] == "position_embeddings" and isinstance(module, nn.Embedding)
+                            for name, module in loaded.model.named_modules())
+    return min(requested, loaded.tokenizer.max_tokens) if learned_positions else requested
 
 
 def tokenize(tokenizer, sequences, max_tokens: int) -> list:
@@ -246,4 +262,5 @@ def load_regressor(directory, device="cpu"):
     loaded = load_model(directory, device=device)
     head = RegressionHead(**json.loads((directory / HEAD_CONFIG).read_text()))
     head.load_state_dict(load_file(str(directory / HEAD_WEIGHTS)))
-    return loaded, Regressor(loaded.model, head).to(device).eval()
+    species_id = loaded.info.species_index(loaded.info.provenance.get("species", STUDY_SPECIES), str(directory))
+    return loaded, Regressor(loaded.model, head, species_id).to(device).eval()

@@ -136,6 +136,7 @@ def test_cli_writes_consistent_outputs(study, tmp_path):
     ({"--tissue": "Liver"}, "no tissue column 'Liver'"),
     ({"--gtf": "empty.gtf"}, "no 'gene' features"),
     ({"--gtf": "other_contig.gtf"}, "not in the genome"),
+    ({"--expression": "non_numeric.tsv"}, "non_numeric.tsv: line 3 (ENSGSYN00011.7): Pituitary value 'n/a' is not a non-negative number."),
 ])
 def test_cli_errors_exit_2_without_output(study, tmp_path, change, message):
     import subprocess
@@ -144,6 +145,10 @@ def test_cli_errors_exit_2_without_output(study, tmp_path, change, message):
     (tmp_path / "empty.gtf").write_text("# nothing\n")
     (tmp_path / "other_contig.gtf").write_text('chrQ\tt\tgene\t1\t9\t.\t+\t.\tgene_id "X.1"; gene_type "protein_coding";\n')
     shutil.copy(study / "genome.fa", tmp_path)
+    table = (study / "expression.tsv").read_text().splitlines()
+    fields = table[2].split("\t")
+    table[2] = "\t".join([fields[0], "n/a"] + fields[2:])  # line 3's Pituitary value
+    (tmp_path / "non_numeric.tsv").write_text("\n".join(table) + "\n")
     options = {"--genome": "genome.fa", "--gtf": str(study / "genes.gtf"), "--expression": str(study / "expression.tsv"),
                "--tissue": "Pituitary", "--flank": "400", "--out-fasta": "w.fa", "--out-labels": "l.tsv",
                "--out-summary": "s.json"}
@@ -152,4 +157,5 @@ def test_cli_errors_exit_2_without_output(study, tmp_path, change, message):
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
     assert not any((tmp_path / name).exists() for name in ("w.fa", "l.tsv", "s.json"))

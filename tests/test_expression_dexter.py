@@ -251,3 +251,22 @@ def test_lassocv_runs_over_training_genes_in_expression_table_order(tmp_path, mo
     np.testing.assert_allclose(fitted[0], np.log10(np.maximum(in_table_order["Pituitary"], 0.001)), rtol=1e-7)
     drawn_order = random.Random(686185200).sample(list(matched["gene"]), int(len(matched) * 2 / 3))
     assert drawn_order != list(in_table_order["gene"])  # the two orders differ, so the assertion above can fail
+
+
+@pytest.mark.parametrize("script", ["dexter.py", "finetune_regression.py"])
+def test_a_non_numeric_label_is_one_sentence_exit_2_and_no_output(script, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "w.fa").write_text(">a\nACGTA\n>b\nACGTC\n>c\nACGTG\n")
+    (tmp_path / "l.tsv").write_text("gene\tlog10_tpm\tsplit\na\t0.5\ttrain\nb\thigh\ttrain\nc\t1\ttest\n")
+    outputs = {"dexter.py": ["variables", "model", "predictions", "graph", "metrics"],
+               "finetune_regression.py": ["model", "predictions", "log", "metrics"]}[script]
+    command = [sys.executable, str(Path(__file__).parents[1] / "bin" / script), "--fasta", "w.fa", "--labels", "l.tsv",
+               *(["--model", "no_model"] if script == "finetune_regression.py" else []),
+               *[a for name in outputs for a in (f"--out-{name}", f"out_{name}")]]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == "error: l.tsv: line 3 (gene b): log10_tpm 'high' is not a finite number.\n"
+    assert not list(tmp_path.glob("out_*"))

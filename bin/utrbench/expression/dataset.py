@@ -48,7 +48,7 @@ def read_expression(path, tissue: str) -> pd.Series:
     with open(path) as handle:
         is_gct = handle.readline().startswith("#1.")
     try:
-        table = pd.read_csv(path, sep="\t", skiprows=2 if is_gct else 0, dtype=str)
+        table = pd.read_csv(path, sep="\t", skiprows=2 if is_gct else 0, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise UserError(f"{path}: not a readable tab-separated expression table ({error}).") from None
     id_column = "Name" if is_gct else table.columns[0]

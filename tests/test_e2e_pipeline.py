@@ -50,11 +50,12 @@ PARAMS = {
     "mpra_n_folds": 5,
     "mpra_baselines": "kmer3,minseq",
     "halflife_baselines": "kmer2",
-    "task_predictors": "ridge",
+    "task_predictors": "ridge,svr",
     "seed": 1,
 }
 # task.cpus of REGRESS: label process_medium (6 cpus) capped by the test profile's resourceLimits.
 REGRESS_CPUS = 2
+REGRESS_ARGS = "--svr-trials 5"  # ext.args of REGRESS in conf/test.config
 # EMBED/ZEROSHOT's per-model flags (species, token budget, ...): none for models that no samplesheet sets.
 MODEL_ARGS = ""
 
@@ -65,8 +66,8 @@ def run_task(name, workdir: Path, values: dict, inputs: dict) -> Path:
     """Run module ``name``'s script in a fresh task directory under ``workdir``; return that directory.
 
     ``inputs`` maps staged names (``maf/alignment.maf``) to files, linked in as Nextflow stages
-    them; ``values`` gives the Groovy expressions of the script (``args`` is empty: the test
-    profile sets no ext.args for these modules).
+    them; ``values`` gives the Groovy expressions of the script (``args``, the module's ext.args, is
+    empty unless ``values`` sets it as the test profile does).
     """
     taskdir = workdir / f"{name}.{len(list(workdir.glob(name + '.*')))}"
     taskdir.mkdir(parents=True)
@@ -93,7 +94,7 @@ def regress(workdir, model, embeddings, dataset, subset, targets, task_name, alp
     values = {"embeddings": embeddings.name, "targets": targets.name, "task_name": task_name, "meta.model": model,
               "meta.dataset": dataset, "meta.subset": subset, "alphas": alphas, "n_folds": n_folds,
               "predictor_flags": " ".join(f"--predictor {name}" for name in PARAMS["task_predictors"].split(",")),
-              "seed": PARAMS["seed"], "task.cpus": REGRESS_CPUS}
+              "seed": PARAMS["seed"], "task.cpus": REGRESS_CPUS, "args": REGRESS_ARGS}
     taskdir = run_task("regress", workdir, values, {embeddings.name: embeddings, targets.name: targets})
     return taskdir / f"{prefix}.metrics.tsv"
 

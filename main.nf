@@ -40,11 +40,15 @@ workflow {
         ? channel.fromList(samplesheetToList(params.models, "${projectDir}/assets/schema_models.json"))
             .map { meta, model_dir -> [meta.findAll { _key, value -> value != null && value != [] }, model_dir] }
         : channel.empty()
+    // The study's MPRA cross-validation per format unless given (reference 01, task 3): Griesemer leave one gene
+    // out with its own Ridge grid, Siegel leave one chromosome out; fastUTR's thousands of near-identical-oligo
+    // clusters (and a generic table's groups) go into 10 grouped folds.
+    def mpra_study_folds = [griesemer: 0, siegel: 0, fastutr: 10, generic: 10]
     task_options = [
         predictors: params.task_predictors,
         mpra_baselines: params.mpra_baselines,
-        mpra_alphas: params.mpra_alphas,
-        mpra_n_folds: params.mpra_n_folds,
+        mpra_alphas: params.mpra_alphas ?: (params.mpra_format == 'griesemer' ? 'griesemer' : 'siegel'),
+        mpra_n_folds: params.mpra_n_folds != null ? params.mpra_n_folds : mpra_study_folds[params.mpra_format],
         halflife_baselines: params.halflife_baselines,
     ]
 

@@ -226,7 +226,7 @@ def fold_mean_pearson(y, prediction, fold_of_row, level: float = 0.95):
 
 
 def score_rows(y, prediction, fold_of_row, labels: dict, n_resamples: int, seed: int):
-    """Metrics rows (DESIGN.md format): pooled Pearson r with bootstrap CI and the per-fold mean r."""
+    """Metrics rows (the shared metrics format, utrbench.io): pooled Pearson r with bootstrap CI and the per-fold mean r."""
     r = pearson_r(y, prediction)
     low, high = bootstrap_pearson_ci(y, prediction, n_resamples, seed)
     mean, mean_low, mean_high = fold_mean_pearson(y, prediction, fold_of_row)

@@ -43,11 +43,12 @@ def main(model_dir, family, fasta, labels, max_tokens, species, epochs, batch_si
     from utrbench.cli import resolve_device
     from utrbench.errors import UserError
     from utrbench.expression.dexter import regression_metrics
-    from utrbench.expression.finetune import (Regressor, TrainingSettings, new_head, predict, save_regressor,
-                                              token_limit, tokenize, train_regressor)
+    from utrbench.expression.finetune import (Regressor, TrainingSettings, new_head, optimizer_steps, predict,
+                                              save_regressor, token_limit, tokenize, train_regressor)
     from utrbench.expression.labels import read_labeled_windows
     from utrbench.io import write_metrics, write_tsv
     from utrbench.models import load_model
+    from utrbench.progress import Progress
 
     device = resolve_device(device)
     if device == "cpu":
@@ -66,10 +67,10 @@ def main(model_dir, family, fasta, labels, max_tokens, species, epochs, batch_si
     parts = {name: [i for i, s in enumerate(split) if s == name] for name in ("train", "dev", "test")}
     if not parts["test"]:
         raise UserError(f"{labels}: no test genes in the split column.")
-    result = train_regressor(
-        regressor, loaded.tokenizer.pad_id, [token_ids[i] for i in parts["train"]], y[parts["train"]],
-        [token_ids[i] for i in parts["dev"]], y[parts["dev"]], settings, device,
-        progress=lambda row: click.echo(f"step {row['step']}: dev loss {row['dev_loss']:.4f}", err=True))
+    with Progress("fine-tuning", optimizer_steps(len(parts["train"]), settings), "steps") as progress:
+        result = train_regressor(
+            regressor, loaded.tokenizer.pad_id, [token_ids[i] for i in parts["train"]], y[parts["train"]],
+            [token_ids[i] for i in parts["dev"]], y[parts["dev"]], settings, device, progress)
     test_predictions = predict(regressor, [token_ids[i] for i in parts["test"]], loaded.tokenizer.pad_id,
                                batch_size, device, precision)
     metrics = regression_metrics(y[parts["test"]], test_predictions)

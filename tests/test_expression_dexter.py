@@ -241,6 +241,7 @@ def test_lassocv_runs_over_training_genes_in_expression_table_order(tmp_path, mo
     run = CliRunner().invoke(dexter_cli.main, ["--fasta", str(tmp_path / "w.fa"), "--labels", str(tmp_path / "l.tsv"),
                                                *[a for o in outputs for a in (o, str(tmp_path / o[6:]))]])
     assert run.exit_code == 0, run.output
+    assert "k = 2: 16 domains explored" in run.stderr and "DExTER exploration: " in run.stderr  # progress lines
 
     table = pd.read_csv(tmp_path / "expression.tsv", sep="\t")  # the expression table, read independently
     table["gene"] = table["gene"].str.replace(r"\.\d+$", "", regex=True)

@@ -152,6 +152,8 @@ def test_a_species_aware_model_gets_the_human_species_id(tmp_path):
     result, _, batches = run_finetune_cli(tmp_path, loaded, length=121)
     assert result.exit_code == 0, result.output
     assert {species for _, _, species in batches} == {1}  # sorted: Bos_taurus, Homo_sapiens, Mus_musculus
+    # Off a terminal, progress is log lines (as .command.log shows them): steps with rate, and dev evaluations.
+    assert "fine-tuning: 2/2 steps (100%)" in result.stderr and "dev loss" in result.stderr
     _, reloaded = load_regressor(tmp_path / "out" / "m")
     assert reloaded.species_id == 1
     other = run_finetune_cli(tmp_path / "other", init_model("statespace", "tiny", species=["Mus_musculus"]), length=121)[0]

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from utrbench.errors import UserError
+from utrbench.progress import SILENT
 
 HEAD_WEIGHTS = "regression_head.safetensors"
 HEAD_CONFIG = "regression_head.json"
@@ -160,9 +161,19 @@ def predict(regressor, token_ids, pad_id, batch_size, device, precision="auto") 
     return np.concatenate(outputs).astype(np.float64) if outputs else np.zeros(0)
 
 
+def optimizer_steps(n_train: int, settings: TrainingSettings) -> int:
+    """Optimizer steps of a full run (the last accumulation of an epoch may be short)."""
+    batches_per_epoch = math.ceil(n_train / settings.batch_size)
+    return math.ceil(batches_per_epoch / settings.gradient_accumulation) * settings.epochs
+
+
 def train_regressor(regressor, pad_id, train_ids, y_train, dev_ids, y_dev, settings: TrainingSettings,
-                    device="cpu", progress=None) -> TrainingResult:
-    """Fine-tune ``regressor`` in place; on return it holds the weights with the lowest dev loss."""
+                    device="cpu", progress=SILENT) -> TrainingResult:
+    """Fine-tune ``regressor`` in place; on return it holds the weights with the lowest dev loss.
+
+    ``progress`` (:class:`utrbench.progress.Progress`) counts optimizer steps and gets one line per
+    dev evaluation.
+    """
     from transformers.optimization import get_linear_schedule_with_warmup
 
     if len(train_ids) == 0 or len(dev_ids) == 0:
@@ -176,7 +187,7 @@ def train_regressor(regressor, pad_id, train_ids, y_train, dev_ids, y_dev, setti
                                    {"params": no_decay, "weight_decay": 0.0}], lr=settings.learning_rate)
     batches_per_epoch = math.ceil(len(train_ids) / settings.batch_size)
     steps_per_epoch = math.ceil(batches_per_epoch / settings.gradient_accumulation)
-    total_steps = steps_per_epoch * settings.epochs
+    total_steps = optimizer_steps(len(train_ids), settings)
     scheduler = get_linear_schedule_with_warmup(optimizer, min(settings.warmup_steps, total_steps), total_steps)
     eval_every = settings.eval_every or max(1, steps_per_epoch // 2)
     dtype = _autocast_dtype(settings.precision, device)
@@ -214,6 +225,7 @@ def train_regressor(regressor, pad_id, train_ids, y_train, dev_ids, y_dev, setti
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
+            progress.update(1)
             if step % eval_every and not (last_of_epoch and epoch == settings.epochs - 1):
                 continue
             dev_loss, dev_pearson = evaluate()
@@ -221,8 +233,8 @@ def train_regressor(regressor, pad_id, train_ids, y_train, dev_ids, y_dev, setti
             log.append({"step": step, "epoch": step / steps_per_epoch, "train_loss": float(np.mean(running)),
                         "dev_loss": dev_loss, "dev_pearson_r": dev_pearson})
             running = []
-            if progress:
-                progress(log[-1])
+            progress.write(f"step {step} (epoch {step / steps_per_epoch:.2f}): train loss {log[-1]['train_loss']:.4f}, "
+                           f"dev loss {dev_loss:.4f}, dev r {dev_pearson:.3f}")
             if dev_loss < best_loss:
                 best_loss, best_step, stale = dev_loss, step, 0
                 best_state = copy.deepcopy(regressor.state_dict())

@@ -180,7 +180,7 @@ def read_griesemer(info_path, results_path, genome_path) -> dict:
     reference allele matches the genome. The sequence is the oligo cut from ``genome_path``
     (GRCh37, the files' coordinates), the alt allele seeded into alt oligos, reverse-complemented
     for ``-`` oligos (transcript orientation). Target of a ref oligo ``log2FoldChange_Ref_<cell>``,
-    of an alt oligo ``log2FoldChange_Alt_<cell>``; id = ``oligo_id``; group = gene symbol, genes
+    of an alt oligo ``log2FoldChange_Alt_<cell>``, for variants with both values; id = ``oligo_id``; group = gene symbol, genes
     linked by overlapping oligos merged (:func:`merge_overlapping_groups`), for leave-one-gene-out.
     Differences: no lift-over to GRCh38 and no check that the oligo lies in one of the study's
     UTRs (both need the study's annotation; oligos are cut from GRCh37 directly).
@@ -190,7 +190,7 @@ def read_griesemer(info_path, results_path, genome_path) -> dict:
 
     info = _read_table(info_path, dtype=str, keep_default_na=False)
     _require(info, GRIESEMER_INFO_COLUMNS, info_path)
-    results = _read_table(results_path, dtype={"mpra_variant_id": str})
+    results = _read_table(results_path, dtype=str)
     _require(results, ["mpra_variant_id"], results_path)
     cells = [c for c in GRIESEMER_CELL_LINES if f"log2FoldChange_Ref_{c}" in results.columns]
     if not cells:
@@ -232,8 +232,11 @@ def read_griesemer(info_path, results_path, genome_path) -> dict:
     joined["group"] = merge_overlapping_groups(joined)
     is_ref = joined["tag"] == "ref"
     for cell in cells:
-        joined[cell] = pd.to_numeric(joined[f"log2FoldChange_Ref_{cell}"].where(is_ref, joined[f"log2FoldChange_Alt_{cell}"]),
-                                     errors="coerce")
+        # Values may be written with a decimal comma (the study's code replaces it); a variant enters a
+        # cell line's table only with both its ref and alt values, as in the study's run_regressor.py.
+        ref, alt = (pd.to_numeric(joined[f"log2FoldChange_{allele}_{cell}"].astype(str).str.replace(",", "."),
+                                  errors="coerce") for allele in ("Ref", "Alt"))
+        joined[cell] = ref.where(is_ref, alt).where(ref.notna() & alt.notna())
     return _per_subset(joined, {f"{cell}_log2fc": cell for cell in cells}, str(results_path))
 
 

@@ -114,6 +114,20 @@ def test_a_target_that_is_a_function_of_the_group_does_not_leak_out_of_group():
     assert regression.pearson_r(y, leaky) > 0.9
 
 
+def test_default_interval_is_fishers_as_the_study():
+    rng = np.random.default_rng(4)
+    y = rng.normal(size=50)
+    prediction = y + rng.normal(size=50)
+    r = np.corrcoef(y, prediction)[0, 1]
+    half = 1.959963984540054 / np.sqrt(50 - 3)  # z of a 95 % interval on the Fisher scale
+    rows = regression.score_rows(y, prediction, np.arange(50) % 5, dict(task="t", dataset="d", subset="s", model="m",
+                                                                     predictor="ridge"), 100, 1)
+    assert rows[0][6:9] == pytest.approx([r, np.tanh(np.arctanh(r) - half), np.tanh(np.arctanh(r) + half)], rel=1e-9)
+    boot = regression.score_rows(y, prediction, np.arange(50) % 5, dict(task="t", dataset="d", subset="s", model="m",
+                                                                     predictor="ridge"), 100, 1, ci="bootstrap")
+    assert boot[0][7:9] == pytest.approx(list(regression.bootstrap_pearson_ci(y, prediction, 100, 1)))
+
+
 def test_bootstrap_interval_equals_a_slow_loop_over_the_same_resamples():
     rng = np.random.default_rng(0)
     y = rng.normal(size=250)

@@ -180,8 +180,9 @@ def read_griesemer(info_path, results_path, genome_path) -> dict:
     reference allele matches the genome. The sequence is the oligo cut from ``genome_path``
     (GRCh37, the files' coordinates), the alt allele seeded into alt oligos, reverse-complemented
     for ``-`` oligos (transcript orientation). Target of a ref oligo ``log2FoldChange_Ref_<cell>``,
-    of an alt oligo ``log2FoldChange_Alt_<cell>``, for variants with both values; id = ``oligo_id``; group = gene symbol, genes
-    linked by overlapping oligos merged (:func:`merge_overlapping_groups`), for leave-one-gene-out.
+    of an alt oligo ``log2FoldChange_Alt_<cell>``, for variants with both values; id = ``oligo_id``;
+    group = gene symbol, genes linked by overlapping oligos merged (:func:`merge_overlapping_groups`),
+    for leave-one-gene-out.
     Differences: no lift-over to GRCh38 and no check that the oligo lies in one of the study's
     UTRs (both need the study's annotation; oligos are cut from GRCh37 directly).
     """
@@ -196,6 +197,9 @@ def read_griesemer(info_path, results_path, genome_path) -> dict:
     if not cells:
         raise UserError(f"{results_path}: no log2FoldChange_Ref_<cell> column for any of {', '.join(GRIESEMER_CELL_LINES)}.")
     _require(results, [f"log2FoldChange_{allele}_{c}" for c in cells for allele in ("Ref", "Alt")], results_path)
+    repeated = results["mpra_variant_id"][results["mpra_variant_id"].duplicated()]
+    if len(repeated):
+        raise UserError(f"{results_path}: line {repeated.index[0] + 2}: mpra_variant_id {repeated.iloc[0]!r} is listed twice.")
     unknown_tags = sorted(set(info["tag"]) - {"ref", "alt"})
     if unknown_tags:
         raise UserError(f"{info_path}: tag values {', '.join(unknown_tags)} are not 'ref' or 'alt'.")

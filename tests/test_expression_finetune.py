@@ -131,6 +131,7 @@ def run_finetune_cli(tmp_path, loaded, n_genes=12, length=4001, extra=()):
     return result, sequences, batches
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family, expected", [
     ("dnabert2", "whole"),  # ~4.7 nt per BPE token: the 4,001-bp window is ~850 tokens, all seen (config says 512)
     ("statespace", 1000),  # one token per nucleotide: the study's 1,000-token limit cuts

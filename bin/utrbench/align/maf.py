@@ -97,6 +97,17 @@ class Block:
     reference_text: np.ndarray  # uint8 letters of the reference row
     keys: tuple
     matrix: np.ndarray  # uint8 [len(keys), columns]
+    fields: list  # the 's' line fields of the rows in ``keys``, as in the file
+
+    def row_start(self, row: int) -> int:
+        """Start of row ``row`` on its strand in ``keys`` (after the block's flip), 0-based."""
+        _, _, start, size, _, src_size, _ = self.fields[row]
+        flipped = self.fields[row][4] != self.keys[row][2]
+        return int(src_size) - int(start) - int(size) if flipped else int(start)
+
+    def row_src_size(self, row: int) -> int:
+        """Length of the contig of row ``row``."""
+        return int(self.fields[row][5])
 
 
 def parse_block(text: str, prefix: str, where: str):
@@ -144,7 +155,8 @@ def parse_block(text: str, prefix: str, where: str):
             strand = ("+" if row[4] == "-" else "-") if flipped else row[4]
             first_rows.setdefault((species, contig, strand), number)
     return Block(reference[1], reference[1][len(prefix):], start, start + size,
-                 letters[reference_index], tuple(first_rows), letters[list(first_rows.values())])
+                 letters[reference_index], tuple(first_rows), letters[list(first_rows.values())],
+                 [rows[number] for number in first_rows.values()])
 
 
 class _Fragments:
@@ -191,6 +203,18 @@ class UtrIndex:
         return [s for s in segments[low:high] if s.end > start]
 
 
+def check_reference_row(block, columns, start, end, genome, maf_name):
+    """Stop, naming the block, where the reference row (``columns``) differs from the genome over ``[start, end)``."""
+    aligned = block.reference_text[columns].tobytes().decode()
+    expected = genome.fetch(block.chrom, start, end)
+    if aligned != expected:
+        where = next(i for i, (a, b) in enumerate(zip(aligned, expected)) if a != b)
+        raise UserError(
+            f"{maf_name}: block at {block.src}:{block.start}-{block.end} has "
+            f"{aligned[where]!r} at {block.chrom}:{start + where + 1} where {genome.path} has "
+            f"{expected[where]!r}; the alignment does not match the genome.")
+
+
 class _Extractor:
     """Turns blocks into fragments and finished UTRs into :class:`UtrAlignment` records."""
 
@@ -222,15 +246,7 @@ class _Extractor:
         return touched
 
     def check_reference(self, block, columns, start, end):
-        """Stop, naming the block, where the reference row differs from the genome over a UTR."""
-        aligned = block.reference_text[columns].tobytes().decode()
-        expected = self.genome.fetch(block.chrom, start, end)
-        if aligned != expected:
-            where = next(i for i, (a, b) in enumerate(zip(aligned, expected)) if a != b)
-            raise UserError(
-                f"{self.maf_name}: block at {block.src}:{block.start}-{block.end} has "
-                f"{aligned[where]!r} at {block.chrom}:{start + where + 1} where {self.genome.path} has "
-                f"{expected[where]!r}; the alignment does not match the genome.")
+        check_reference_row(block, columns, start, end, self.genome, self.maf_name)
 
     def finish(self, utr_index, fragments):
         """Resolve contigs per species and build the UTR's :class:`UtrAlignment`."""
@@ -482,20 +498,37 @@ def indexed_alignments(maf_path, index_path, utrs, genome, reference):
         lines.close()
 
 
-def utr_alignments(bed, genome, maf_paths, maf_dir, maf_index, reference):
-    """The UTRs of ``bed`` and an iterator of their alignments (indexed or streamed).
-
-    MAFs are read in sorted path order, so outputs do not depend on how files were listed.
-    """
+def resolve_maf_paths(maf_paths, maf_dir) -> list:
+    """The MAFs given by ``--maf`` and ``--maf-dir`` in sorted path order (outputs must not depend
+    on how files were listed); none at all is an error, so a failed hal2maf cannot pass silently."""
+    maf_paths = list(maf_paths)
     if maf_dir:
-        maf_paths = [*maf_paths, *Path(maf_dir).glob("*.maf"), *Path(maf_dir).glob("*.maf.gz")]
-    maf_paths = sorted(map(str, maf_paths))
+        maf_dir = Path(maf_dir)
+        in_dir = [*maf_dir.glob("*.maf"), *maf_dir.glob("*.maf.gz")]
+        if not in_dir:
+            raise UserError(f"{maf_dir}: the MAF folder holds no *.maf or *.maf.gz file "
+                            "(did the hal2maf step fail?).")
+        maf_paths += in_dir
     if not maf_paths:
         raise UserError("no MAF given: pass --maf or a --maf-dir holding *.maf or *.maf.gz files.")
+    return sorted(map(str, maf_paths))
+
+
+def read_utrs_on_genome(bed, genome) -> list:
+    """The UTRs of ``bed``; an empty BED or a UTR on a contig the genome lacks is an error."""
     utrs = read_utr_bed(bed)
+    if not utrs:
+        raise UserError(f"{bed}: the BED holds no UTR.")
     for utr in utrs:
         if utr.chrom not in genome.contigs:
             raise UserError(f"{bed}: UTR {utr.utr_id} lies on contig {utr.chrom!r}, which {genome.path} does not have.")
+    return utrs
+
+
+def utr_alignments(bed, genome, maf_paths, maf_dir, maf_index, reference):
+    """The UTRs of ``bed`` and an iterator of their alignments (indexed or streamed)."""
+    maf_paths = resolve_maf_paths(maf_paths, maf_dir)
+    utrs = read_utrs_on_genome(bed, genome)
     if maf_index:
         if len(maf_paths) != 1:
             raise UserError("--maf-index indexes one MAF; give exactly one --maf with it.")

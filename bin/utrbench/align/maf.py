@@ -356,6 +356,9 @@ def _block_texts(handle, path, chunk_size=1 << 22):
     while True:
         chunk = handle.read(chunk_size)
         text = pending + chunk
+        if not chunk and text.strip() and not text.endswith("\n"):
+            raise UserError(f"{path}: line {line_number + text.count(chr(10))} ends without a newline; "
+                            "the MAF is truncated.")
         paragraphs = text.split("\n\n")
         pending = paragraphs.pop() if chunk else ""
         for paragraph in paragraphs:
@@ -363,11 +366,6 @@ def _block_texts(handle, path, chunk_size=1 << 22):
             yield line_number + len(paragraph) - len(stripped), stripped
             line_number += paragraph.count("\n") + 2
         if not chunk:
-            if pending.strip():
-                if not pending.endswith("\n"):
-                    raise UserError(f"{path}: line {line_number + pending.count(chr(10))} ends without a "
-                                    "newline; the MAF is truncated.")
-                yield line_number, pending
             return
 
 

@@ -369,7 +369,7 @@ def _block_texts(handle, path, chunk_size=1 << 22):
             return
 
 
-def _overlapping_blocks(path: Path, extractor):
+def overlapping_blocks(path: Path, extractor):
     """Yield a :class:`Block` for every block whose reference row overlaps a UTR, in file order.
 
     Blocks are split off as text and parsed only when the coordinates of their reference row
@@ -425,7 +425,7 @@ def stream_alignments(maf_paths, utrs, genome, reference):
                 finished.add(index)
                 yield extractor.finish(index, open_utrs.pop(index))
 
-        for block in _overlapping_blocks(maf_path, extractor):
+        for block in overlapping_blocks(maf_path, extractor):
             if block.chrom != current_chrom:
                 yield from close(float("inf"))
                 current_chrom = block.chrom

@@ -24,12 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from utrbench.align.maf import GAP, UtrIndex, _overlapping_blocks, check_reference_row
+from utrbench.align.maf import GAP, UtrIndex, check_reference_row, overlapping_blocks
 from utrbench.align.utrs import Utr
-from utrbench.errors import UserError
 
 STOP_CODONS = ("TAA", "TAG", "TGA")
-OUTCOMES = ("ortholog", "clipped", "codon_mismatch", "codon_unaligned")
 
 
 @dataclass(frozen=True)
@@ -59,7 +57,8 @@ def stop_codon(utr: Utr):
 
 
 class _CodonIndex:
-    """Stands in for the UTR index of the MAF reader: the stop codons as one-exon intervals."""
+    """What :func:`overlapping_blocks` reads of an extractor (``index``, ``prefix``, ``reference``),
+    with the stop codons as one-exon intervals."""
 
     def __init__(self, utrs, reference, maf_name):
         codons = [Utr(utr.utr_id, utr.chrom, utr.strand, [stop_codon(utr)]) for utr in utrs]
@@ -121,10 +120,10 @@ def stop_codon_orthologs(maf_paths, utrs, genome, reference):
     """
     utrs = list(utrs)
     blocks = defaultdict(list)  # utr index -> blocks overlapping its codon
+    position_of = {utr.utr_id: k for k, utr in enumerate(utrs)}
     for maf_path in map(Path, maf_paths):
         codons = _CodonIndex(utrs, reference, maf_path)
-        position_of = {utr.utr_id: k for k, utr in enumerate(utrs)}
-        for block in _overlapping_blocks(maf_path, codons):
+        for block in overlapping_blocks(maf_path, codons):
             for segment in codons.index.overlapping(block.chrom, block.start, block.end):
                 blocks[position_of[codons.index.utrs[segment.utr_index].utr_id]].append((block, maf_path))
     for index, utr in enumerate(utrs):

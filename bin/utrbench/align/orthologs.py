@@ -30,7 +30,7 @@ from utrbench.align.utrs import Utr
 STOP_CODONS = ("TAA", "TAG", "TGA")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OrthologRegion:
     """Where one species' UTR lies: ``[start, end)`` on ``contig`` (+ strand coordinates)."""
 
@@ -112,37 +112,41 @@ def ortholog_outcomes(block, utr: Utr, genome, maf_name):
     return outcomes
 
 
+def human_stop_codon(utr: Utr, genome) -> str:
+    """The human codon upstream of the UTR in transcript orientation ('' where the contig ends first)."""
+    codon_start, codon_end = stop_codon(utr)
+    if codon_start < 0 or codon_end > genome.length(utr.chrom):
+        return ""
+    return genome.fetch(utr.chrom, codon_start, codon_end, utr.strand)
+
+
 def stop_codon_orthologs(maf_paths, utrs, genome, reference):
     """Yield ``(utr, human_codon, outcomes)`` per UTR in input order (rules in the module docstring).
 
     ``outcomes`` maps each species with a row over the stop codon to its :class:`OrthologRegion`
-    or to the reason it has none; it is empty when the human codon is not a stop codon.
+    or to the reason it has none; it is empty when the human codon is not a stop codon. Each block
+    is resolved as it is read, so memory holds the outcomes, not the alignment.
     """
     utrs = list(utrs)
-    blocks = defaultdict(list)  # utr index -> blocks overlapping its codon
+    codons = [human_stop_codon(utr, genome) for utr in utrs]
     position_of = {utr.utr_id: k for k, utr in enumerate(utrs)}
+    resolved, partial = {}, defaultdict(set)  # utr index -> outcomes / species seen over part of the codon
     for maf_path in map(Path, maf_paths):
-        codons = _CodonIndex(utrs, reference, maf_path)
-        for block in overlapping_blocks(maf_path, codons):
-            for segment in codons.index.overlapping(block.chrom, block.start, block.end):
-                blocks[position_of[codons.index.utrs[segment.utr_index].utr_id]].append((block, maf_path))
-    for index, utr in enumerate(utrs):
-        codon_start, codon_end = stop_codon(utr)
-        if codon_start < 0 or codon_end > genome.length(utr.chrom):
-            yield utr, "", {}
-            continue
-        human_codon = genome.fetch(utr.chrom, codon_start, codon_end, utr.strand)
-        if human_codon not in STOP_CODONS:
-            yield utr, human_codon, {}
-            continue
-        whole = [(block, path) for block, path in blocks[index] if block.start <= codon_start and codon_end <= block.end]
-        outcomes = {}
-        for block, path in whole[:1]:
-            outcomes = ortholog_outcomes(block, utr, genome, path)
-        for block, _ in blocks[index]:  # species seen only in blocks with part of the codon
-            for species, _, _ in block.keys:
-                outcomes.setdefault(species, "codon_unaligned")
-        yield utr, human_codon, dict(sorted(outcomes.items()))
+        index = _CodonIndex(utrs, reference, maf_path)
+        for block in overlapping_blocks(maf_path, index):
+            for segment in index.index.overlapping(block.chrom, block.start, block.end):
+                number = position_of[index.index.utrs[segment.utr_index].utr_id]
+                if codons[number] not in STOP_CODONS or number in resolved:
+                    continue
+                if block.start <= segment.start and segment.end <= block.end:
+                    resolved[number] = ortholog_outcomes(block, utrs[number], genome, maf_path)
+                else:
+                    partial[number].update(species for species, _, _ in block.keys)
+    for number, utr in enumerate(utrs):
+        outcomes = dict(resolved.get(number, {}))
+        for species in partial.get(number, ()):
+            outcomes.setdefault(species, "codon_unaligned")
+        yield utr, codons[number], dict(sorted(outcomes.items()))
 
 
 def outcome_counts(results, reference) -> list:

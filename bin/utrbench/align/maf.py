@@ -237,16 +237,13 @@ class _Extractor:
         for segment in segments:
             start, end = max(segment.start, block.start), min(segment.end, block.end)
             columns = reference_columns[start - block.start:end - block.start]
-            self.check_reference(block, columns, start, end)
+            check_reference_row(block, columns, start, end, self.genome, self.maf_name)
             first, last = int(columns[0]), int(columns[-1]) + 1
             fragments = accumulators.setdefault(segment.utr_index, _Fragments())
             fragments.add(segment.offset + start - segment.start, block.keys, block.matrix[:, first:last],
                           block.matrix[:, columns])
             touched.append(segment.utr_index)
         return touched
-
-    def check_reference(self, block, columns, start, end):
-        check_reference_row(block, columns, start, end, self.genome, self.maf_name)
 
     def finish(self, utr_index, fragments):
         """Resolve contigs per species and build the UTR's :class:`UtrAlignment`."""

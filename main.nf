@@ -23,6 +23,7 @@ workflow {
         // `--utr_single_exon_only false` arrives as the string 'false' under the strict parser.
         single_exon_only: params.utr_single_exon_only.toString().toBoolean(),
         min_length: params.utr_min_length,
+        min_coverage: params.utr_min_coverage,
         pseudocount: params.zooal_pseudocount,
         valid_fraction: params.pretrain_valid_fraction,
         shards: params.pretrain_shards,
@@ -116,7 +117,7 @@ workflow {
     publish:
     models = model_records
     pretraining = bench.runs.map { meta, run -> meta + [run: run] }
-    dataset = bench.human.mix(bench.orthologs, bench.coverage, bench.counts, bench.bed, bench.table, bench.train, bench.valid)
+    dataset = bench.human.mix(bench.orthologs, bench.coverage, bench.regions, bench.counts, bench.bed, bench.table, bench.train, bench.valid)
     expression = expression.dataset.mix(
         expression.dataset_summary, expression.dexter_variables, expression.dexter_model, expression.dexter_graph,
         expression.comparison, expression.summary, expression.figures

@@ -40,6 +40,7 @@ PARAMS = {
     "utr_reference": "Homo_sapiens",
     "utr_single_exon_only": False,
     "utr_min_length": 0,
+    "utr_min_coverage": 0.5,
     "zooal_pseudocount": 0,
     "pretrain_valid_fraction": 0.25,
     "pretrain_shards": 2,
@@ -121,8 +122,9 @@ def run_study(workdir: Path) -> dict:
                          {"utrs.bed": bed, "genome.fa": genome})
     human = sequences / "utrs.fa"
     alignment_inputs = {"utrs.bed": bed, "genome.fa": genome, "maf/alignment.maf": ASSETS / "alignment.maf"}
-    orthologs = run_task("utr_orthologs", workdir, {"bed": "utrs.bed", "genome": "genome.fa", "reference": reference},
-                         alignment_inputs)
+    orthologs = run_task("utr_orthologs", workdir, {
+        "bed": "utrs.bed", "genome": "genome.fa", "reference": reference, "min_coverage": PARAMS["utr_min_coverage"],
+        "species_option": "--species species.txt"}, {**alignment_inputs, "species.txt": ASSETS / "species.txt"})
     zooal = run_task("zooal", workdir, {"bed": "utrs.bed", "genome": "genome.fa", "reference": reference,
                                         "pseudocount": PARAMS["zooal_pseudocount"]}, alignment_inputs)
     split = run_task("split_dataset", workdir, {

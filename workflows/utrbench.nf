@@ -22,7 +22,7 @@ workflow UTRBENCH {
     hal               // channel: one HAL file (or empty)
     species           // path or []: species to extract from the HAL
     exclude_genes     // path or []: genes kept out of pretraining
-    dataset_options   // map: reference, single_exon_only, min_length, pseudocount, valid_fraction, shards
+    dataset_options   // map: reference, single_exon_only, min_length, min_coverage, pseudocount, valid_fraction, shards
     recipes           // channel: [meta(id, family, size), recipe JSON] to pretrain
     selection_rule    // String: checkpoint rule, 'plateau' (the study) or 'valid'
     external_models   // channel: [meta(id, family, ...), folder] from the --models samplesheet
@@ -38,7 +38,7 @@ workflow UTRBENCH {
     dataset = BUILD_UTR_DATASET(
         gtf, genome, maf, hal, species, exclude_genes,
         dataset_options.reference, dataset_options.single_exon_only, dataset_options.min_length,
-        dataset_options.pseudocount, dataset_options.valid_fraction, dataset_options.shards, seed
+        dataset_options.min_coverage, dataset_options.pseudocount, dataset_options.valid_fraction, dataset_options.shards, seed
     )
     pretrained = PRETRAIN(recipes, dataset.train, dataset.valid, dataset.species_list, seed, selection_rule)
 
@@ -84,7 +84,8 @@ workflow UTRBENCH {
     runs      = pretrained.runs                           // [meta, pretraining run directory]
     human     = dataset.human                             // human 3'UTRs, transcript orientation
     orthologs = dataset.orthologs                         // '>utr_id:species' sequences
-    coverage  = dataset.coverage                          // aligned bases per UTR and species
+    coverage  = dataset.coverage                          // MAF route: aligned bases per UTR and species, per-species summary
+    regions   = dataset.regions                           // HAL route: species UTR regions, per-species outcomes
     counts    = dataset.counts                            // UTRs left after each filter step
     bed       = dataset.bed                               // UTR exons, BED6
     table     = dataset.table                             // UTR id -> gene id / name

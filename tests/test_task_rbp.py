@@ -368,10 +368,11 @@ def test_model_that_knows_the_planted_element_beats_random_init(tmp_path):
     for name, steps in (("random", 0), ("trained", 40)):
         loaded = init_model("statespace", "tiny", seed=1)
         with torch.enable_grad():
-            loss = train_on(loaded, sequences, steps) if steps else None
+            if steps:
+                assert train_on(loaded, sequences, steps) < 1.2  # measured 1.07 (uniform guessing: 1.39)
         probs = ZeroShotScorer(loaded, "strided:8").score(list(sequences.values()))
         write_probabilities(tmp_path / f"{name}.h5", list(sequences), probs, {"model": name, "strategy": "strided:8"})
         _, scores = score_sites(tmp_path / f"{name}.h5", sites, lengths)
         auc[name] = roc_auc_score(sites["label"], scores)
-        print(name, steps, loss, auc[name])
-    assert auc["trained"] - auc["random"] >= 0.3, auc
+    # measured: trained 0.987, random-init 0.0 (its near-uniform outputs happen to favour the decoys' flanks)
+    assert auc["trained"] - auc["random"] >= 0.5, auc

@@ -52,7 +52,7 @@ def strata_bar_chart(metrics, title: str, metric: str = "roc_auc"):
     labels = sorted(rows["label"].unique())
     subsets = [s for s in ("all", "top10", "bottom10") if s in set(rows["subset"])]
     width = 0.8 / max(len(subsets), 1)
-    figure, axis = plt.subplots(figsize=(1.5 + 0.6 * len(labels) * max(len(subsets), 1) / 2, 3.8))
+    figure, axis = plt.subplots(figsize=(max(4.0, 1.5 + 0.3 * len(labels) * max(len(subsets), 1)), 3.8))
     colours = plt.get_cmap("tab10")(np.arange(len(subsets)))
     for n, subset in enumerate(subsets):
         selected = rows[rows["subset"] == subset].set_index("label")

@@ -250,18 +250,19 @@ def kmer_starts(intervals: pd.DataFrame, k: int) -> tuple:
 
 def kmer_codes(codes: np.ndarray, starts: np.ndarray, lengths: np.ndarray, k: int) -> np.ndarray:
     """Base-4 code of the k-mer at every global position; -1 where it holds N or runs past its UTR."""
+    if k > 15:
+        raise UserError(f"k-mers of length {k} are longer than the 15 this scan supports.")
     total = len(codes)
-    value = np.zeros(total, dtype=np.int64)
+    value = np.zeros(total, dtype=np.int32)
     valid = np.zeros(total, dtype=bool)
     valid[: max(total - k + 1, 0)] = True
     for j in range(k):
-        shifted = np.full(total, -1, dtype=np.int64)
-        shifted[: total - j] = codes[j:]
-        valid &= shifted >= 0
-        value = value * 4 + np.maximum(shifted, 0)
-    ends = starts + lengths
-    utr_end = np.repeat(ends, lengths)
-    valid &= np.arange(total) + k <= utr_end
+        letter = codes[j:]
+        valid[: total - j] &= letter >= 0
+        value[: total - j] = value[: total - j] * 4 + np.maximum(letter, 0)
+    # a k-mer starting within k - 1 of its UTR's end runs into the next UTR
+    last_start = np.repeat(starts + lengths - k, lengths)
+    valid &= np.arange(total) <= last_start
     return np.where(valid, value, -1)
 
 

@@ -313,7 +313,7 @@ def test_rbp_task_scores_every_site_with_every_model_and_baseline(runs):
     metrics = read_metrics(outputs["rbp_metrics"])
     auc = metrics[metrics["metric"] == "roc_auc"]
     assert sorted(zip(auc["model"], auc["subset"])) == sorted(
-        (model, subset) for model in (PRETRAINED, "phylop", "Zoo-AL") for subset in ("all", "top10", "bottom10"))
+        (model, subset) for model in (PRETRAINED, "phylop", "Zoo-AL") for subset in ("all", "phylop_top10", "phylop_bottom10"))
     # the test PhyloP track is planted 3 units higher inside the bound RBP's peaks
     assert auc.set_index(["model", "subset"]).loc[("phylop", "all"), "value"] > 0.9
     assert outputs["rbp_figure"].stat().st_size > 0

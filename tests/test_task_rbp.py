@@ -197,14 +197,14 @@ def test_strata_equal_a_hand_count():
                           "rbps": ["R1"] * 9 + ["R1,R2", "R2", "R2", "", ""], "label": [1] * 12 + [0, 0]})
     conservation = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 5, 5, 100, -100], dtype=float)
     subsets = evaluation_rows(sites, conservation)
-    assert subsets["top10"].tolist() == [9, 12, 13]
-    assert subsets["bottom10"].tolist() == [0, 10, 11, 12, 13]
+    assert subsets["phylop_top10"].tolist() == [9, 12, 13]
+    assert subsets["phylop_bottom10"].tolist() == [0, 10, 11, 12, 13]
     assert subsets["all"].tolist() == list(range(14))
     per_rbp = evaluation_rows(sites, conservation, per_rbp_rows=True)
     assert per_rbp["all"].tolist() == list(range(10)) + [9, 10, 11, 12, 13]  # site 9 once per RBP
-    assert sorted(per_rbp["top10"].tolist()) == [9, 9, 12, 13]
+    assert sorted(per_rbp["phylop_top10"].tolist()) == [9, 9, 12, 13]
     nan_site = evaluation_rows(sites, np.where(np.arange(14) == 9, np.nan, conservation))
-    assert 9 not in nan_site["top10"] and 9 not in nan_site["bottom10"]
+    assert 9 not in nan_site["phylop_top10"] and 9 not in nan_site["phylop_bottom10"]
 
 
 def test_planted_conservation_track_ranks_as_planted():
@@ -214,7 +214,7 @@ def test_planted_conservation_track_ranks_as_planted():
     phylop = np.where(np.arange(40) < 10, 5.0, 0.0)
     rows = rbp.evaluate(sites, pd.DataFrame({"phylop/score": phylop}), "phylop/score", n_resamples=10)
     auc = {row[2]: row[6] for row in rows if row[5] == "roc_auc"}
-    assert auc == {"all": pytest.approx(0.75), "top10": 1.0, "bottom10": 0.5}
+    assert auc == {"all": pytest.approx(0.75), "phylop_top10": 1.0, "phylop_bottom10": 0.5}
 
 
 # ---------------------------------------------------------------- entry points, bad input

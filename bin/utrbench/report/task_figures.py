@@ -50,7 +50,7 @@ def strata_bar_chart(metrics, title: str, metric: str = "roc_auc"):
     conservation) with its bootstrap interval, and the chance line at 0.5."""
     rows = metrics[metrics["metric"] == metric].assign(label=lambda f: f["model"] + " " + f["predictor"])
     labels = sorted(rows["label"].unique())
-    subsets = [s for s in ("all", "top10", "bottom10") if s in set(rows["subset"])]
+    subsets = [s for s in ("all", "phylop_top10", "phylop_bottom10") if s in set(rows["subset"])]
     width = 0.8 / max(len(subsets), 1)
     figure, axis = plt.subplots(figsize=(max(4.0, 1.5 + 0.3 * len(labels) * max(len(subsets), 1)), 3.8))
     colours = plt.get_cmap("tab10")(np.arange(len(subsets)))

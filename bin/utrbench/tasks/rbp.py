@@ -479,7 +479,7 @@ def score_sites(path, sites: pd.DataFrame, lengths: dict) -> tuple:
 
 # ---------------------------------------------------------------- metrics
 
-STRATA = {"top10": 90.0, "bottom10": 10.0}
+STRATA = {"phylop_top10": 90.0, "phylop_bottom10": 10.0}
 
 
 def positive_groups(sites: pd.DataFrame) -> pd.DataFrame:
@@ -491,7 +491,7 @@ def positive_groups(sites: pd.DataFrame) -> pd.DataFrame:
 
 
 def conservation_strata(groups: pd.DataFrame, conservation: np.ndarray) -> pd.DataFrame:
-    """``groups`` plus ``top10``/``bottom10``: the row's conservation is >= the 90th / <= the 10th
+    """``groups`` plus ``phylop_top10``/``phylop_bottom10``: the row's conservation is >= the 90th / <= the 10th
     percentile (linear interpolation, NaN ignored) of its RBP x k-mer group; ties included, NaN in neither."""
     frame = groups.assign(value=conservation[groups["site"].to_numpy()])
     for stratum, percentile in STRATA.items():
@@ -502,8 +502,8 @@ def conservation_strata(groups: pd.DataFrame, conservation: np.ndarray) -> pd.Da
 
 
 def evaluation_rows(sites: pd.DataFrame, conservation=None, per_rbp_rows: bool = False) -> dict:
-    """Rows of ``sites`` evaluated per subset: ``all``, and with a conservation score ``top10`` and
-    ``bottom10`` (their positives, every negative).
+    """Rows of ``sites`` evaluated per subset: ``all``, and with a conservation score ``phylop_top10`` and
+    ``phylop_bottom10`` (their positives, every negative).
 
     One row per site by default; a site is in a stratum if it is in it for any of its RBPs.
     ``per_rbp_rows`` repeats a positive once per RBP (the study's merge, note 05 R3).

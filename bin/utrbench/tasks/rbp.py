@@ -302,12 +302,8 @@ def rbp_sites(utrs, sequences: dict, peaks: pd.DataFrame, motifs: pd.DataFrame, 
     code = codes[position]
     hit = (code >= 0) & is_motif[rbp_of, np.maximum(code, 0)]
     counts.append(("RBNS k-mer occurrences inside a merged peak of their RBP", int(hit.sum())))
-    positives = pd.DataFrame({"position": position[hit], "rbp": np.asarray(rbp_names, dtype=object)[rbp_of[hit]],
-                              "r": r_minus1[rbp_of[hit], code[hit]], "code": code[hit]})
-    positives = positives.sort_values(["position", "rbp"], kind="stable")
-    positives = positives.groupby("position", sort=True).agg(
-        rbps=("rbp", ",".join), stepwise_r_minus1=("r", lambda v: ",".join(f"{x:g}" for x in v)),
-        code=("code", "first")).reset_index()
+    positives = _collapse_per_site(position[hit], np.asarray(rbp_names, dtype=object)[rbp_of[hit]],
+                                   r_minus1[rbp_of[hit], code[hit]], code[hit])
     counts.append(("positive sites (UTR, offset)", len(positives)))
 
     # negatives: UTR stretches free of every peak (any RBP, any replicate, either strand)
@@ -340,6 +336,21 @@ def rbp_sites(utrs, sequences: dict, peaks: pd.DataFrame, motifs: pd.DataFrame, 
                ("(RBP, k-mer) groups", len(positives.assign(rbp=positives["rbps"].str.split(",")).explode("rbp")
                                             .drop_duplicates(["rbp", "code"])) if len(positives) else 0)]
     return table, counts
+
+
+def _collapse_per_site(position, rbps, r_minus1, code) -> pd.DataFrame:
+    """One row per position: its RBPs and their R - 1 values comma-joined in RBP name order."""
+    order = np.lexsort((rbps, position))
+    position, rbps, r_minus1, code = position[order], rbps[order], r_minus1[order], code[order]
+    first = np.flatnonzero(np.r_[True, position[1:] != position[:-1]]) if len(position) else np.zeros(0, np.int64)
+    bounds = np.r_[first, len(position)]
+    values = np.array([f"{x:g}" for x in r_minus1], dtype=object)
+    return pd.DataFrame({
+        "position": position[first],
+        "rbps": [",".join(rbps[a:b]) for a, b in zip(bounds[:-1], bounds[1:])],
+        "stepwise_r_minus1": [",".join(values[a:b]) for a, b in zip(bounds[:-1], bounds[1:])],
+        "code": code[first],
+    })
 
 
 def _complement(intervals: pd.DataFrame, layout: UtrLayout) -> pd.DataFrame:

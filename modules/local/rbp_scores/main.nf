@@ -16,7 +16,7 @@ process RBP_SCORES {
 
     script:
     def args = task.ext.args ?: ''
-    def score_flags = (scores instanceof List ? scores : [scores]).collect { h5 -> "--scores ${h5}" }.join(' ')
+    def score_flags = [scores].flatten().collect { h5 -> "--scores ${h5}" }.join(' ')
     """
     rbp_scores.py --sites ${sites} --fasta ${fasta} ${score_flags} --out ${dataset.id}.rbp_scores.tsv ${args}
     """

@@ -20,7 +20,7 @@ process RBP_SITES {
 
     script:
     def args = task.ext.args ?: ''
-    def eclip_flags = (eclip instanceof List ? eclip : [eclip]).collect { peaks -> "--eclip ${peaks}" }.join(' ')
+    def eclip_flags = [eclip].flatten().collect { peaks -> "--eclip ${peaks}" }.join(' ')
     """
     rbp_sites.py ${eclip_flags} --motifs ${motifs} --bed ${bed} --fasta ${fasta} --stepwise-r-min ${stepwise_r_min} --seed ${seed} --out ${dataset.id}.rbp_sites.tsv --out-counts ${dataset.id}.rbp_counts.tsv ${args}
     """

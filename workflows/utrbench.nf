@@ -2,7 +2,7 @@
  * UTRBENCH: the 3'UTR study. Builds the multi-species 3'UTR dataset from a whole-genome
  * alignment, pretrains the requested model families on it, adds the models of the --models
  * samplesheet (importing downloaded checkpoints), computes their embeddings and per-nucleotide zero-shot
- * probabilities, and benchmarks them on MPRA activity and mRNA half-life.
+ * probabilities, and benchmarks them on RBP binding motifs, MPRA activity and mRNA half-life.
  */
 
 include { BUILD_UTR_DATASET } from '../subworkflows/local/build_utr_dataset'
@@ -11,6 +11,7 @@ include { IMPORT_MODEL      } from '../modules/local/import_model'
 include { MPRA_PREP         } from '../modules/local/mpra_prep'
 include { EMBED             } from '../subworkflows/local/embed'
 include { ZEROSHOT          } from '../subworkflows/local/zeroshot'
+include { TASK_RBP          } from '../subworkflows/local/task_rbp'
 include { TASK_MPRA         } from '../subworkflows/local/task_mpra'
 include { TASK_HALFLIFE     } from '../subworkflows/local/task_halflife'
 
@@ -31,7 +32,10 @@ workflow UTRBENCH {
     cadd              // channel: [CADD TSV (bgzip), .tbi] (or empty)
     mpra_tables       // channel: [meta(id, format), MPRA table file(s)] (or empty)
     halflife_table    // channel: half-life targets with folds (or empty)
-    task_options      // map: predictors, mpra_baselines, mpra_alphas, mpra_n_folds, halflife_baselines
+    rbp_eclip         // channel: eCLIP peak BED files (or empty: no RBP task)
+    rbp_motifs        // channel: RBNS k-mer table (or empty: no RBP task)
+    task_options      // map: predictors, mpra_baselines, mpra_alphas, mpra_n_folds, halflife_baselines,
+                      //      rbp_stepwise_r_min, rbp_bootstrap, rbp_bootstrap_seed
     seed              // Integer: seed of every random step
 
     main:
@@ -62,6 +66,14 @@ workflow UTRBENCH {
         dataset.bed.map { bed -> [[id: 'utrs'], bed] }, phylop, cadd
     )
 
+    // RBP motifs from the per-nucleotide probabilities of the human UTRs, Zoo-AL and the baselines
+    rbp_task = TASK_RBP(
+        dataset.bed.combine(dataset.human).map { bed, fasta -> [[id: 'utrs'], bed, fasta] },
+        rbp_eclip, rbp_motifs,
+        zeroshot.probs, dataset.zooal.map { h5 -> [[id: 'utrs'], h5] }, zeroshot.baselines,
+        task_options.rbp_stepwise_r_min, task_options.rbp_bootstrap, task_options.rbp_bootstrap_seed, seed
+    )
+
     // Task inputs: [meta(model, dataset), embeddings HDF5]
     embeddings = embedded.embeddings.map { meta, data, h5 -> [[model: meta.id, dataset: data.id], h5] }
     mpra_task = TASK_MPRA(
@@ -78,8 +90,11 @@ workflow UTRBENCH {
     embeddings = embedded.embeddings                      // [meta, dataset, embeddings HDF5]
     probabilities = zeroshot.probs                        // [meta, dataset, strategy, HDF5]
     baseline_scores = zeroshot.baselines                  // [dataset, PhyloP / CADD HDF5]
-    metrics   = mpra_task.metrics.mix(halflife_task.metrics)   // metrics TSV per task
-    figures   = mpra_task.figures.mix(halflife_task.figures)   // PNG + PDF per task
+    metrics   = rbp_task.metrics.mix(mpra_task.metrics, halflife_task.metrics)   // metrics TSV per task
+    figures   = rbp_task.figures.mix(mpra_task.figures, halflife_task.figures)   // PNG + PDF per task
+    rbp_sites = rbp_task.sites                            // [dataset, site table]
+    rbp_counts = rbp_task.counts                          // [dataset, counts per step]
+    rbp_scores = rbp_task.scores                          // [dataset, score table]
     predictions = mpra_task.predictions.mix(halflife_task.predictions)
     runs      = pretrained.runs                           // [meta, pretraining run directory]
     human     = dataset.human                             // human 3'UTRs, transcript orientation

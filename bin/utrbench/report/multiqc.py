@@ -61,9 +61,10 @@ SECTIONS = (
 )
 KNOWN_TASKS = {section.task for section in SECTIONS}
 
-# Study names of models that come from the run's own steps rather than a model directory.
-BASELINE_STUDY_NAMES = {"kmer5": "5-mers (Siegel)", "minseq": "Griesemer 2021", "zooal": "Zoo-AL",
-                        "DExTER": "DExTER", "cadd": "CADD-1.7"}
+# Study names of models that come from the run's own steps rather than a model directory. A PhyloP
+# track is compared with the study's 241-way one (the study's main track and test_full's input).
+BASELINE_STUDY_NAMES = {"kmer5": "5-mers (Siegel)", "minseq": "Griesemer 2021", "zooal": "Zoo-AL", "Zoo-AL": "Zoo-AL",
+                        "DExTER": "DExTER", "cadd": "CADD-1.7", "phylop": "PhyloP-241way"}
 
 
 def read_metrics_files(paths) -> pd.DataFrame:

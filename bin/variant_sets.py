@@ -14,9 +14,9 @@ from utrbench.cli import command
               help="gnomAD sites VCF, bgzipped with its index (repeat, e.g. one per chromosome).")
 @click.option("--eqtl", multiple=True, type=click.Path(dir_okay=False),
               help="eQTL Catalogue QTD*.credible_sets.tsv.gz (repeat for several datasets).")
-@click.option("--cadd-simulated", type=click.Path(dir_okay=False), default=None, help="CADD simulation_SNVs.vcf.gz (label 1).")
-@click.option("--cadd-human-derived", type=click.Path(dir_okay=False), default=None,
-              help="CADD humanDerived_SNVs.vcf.gz (label 0).")
+@click.option("--cadd", multiple=True, type=click.Path(dir_okay=False),
+              help="CADD training variants, told apart by name: simulation_SNVs.vcf.gz (label 1), "
+                   "humanDerived_SNVs.vcf.gz (label 0); give both.")
 @click.option("--table", "tables", multiple=True, type=click.Path(dir_okay=False),
               help="Own variants: TSV 'chrom pos ref alt label [split]' with a header (repeat for several).")
 @click.option("--per-class", default=10000, show_default=True, type=click.IntRange(min=1),
@@ -30,15 +30,16 @@ from utrbench.cli import command
 @click.option("--seed", default=1, show_default=True)
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Variants TSV.")
 @click.option("--out-counts", required=True, type=click.Path(dir_okay=False), help="Counts after each filter step (TSV).")
-def main(bed, genome_path, clinvar, gnomad, eqtl, cadd_simulated, cadd_human_derived, tables, per_class,
+def main(bed, genome_path, clinvar, gnomad, eqtl, cadd, tables, per_class,
          shared_negatives, gnomad_pass_only, strict, max_ref_mismatch, seed, out, out_counts):
     """Read, filter, intersect with the UTRs, check against the genome and sample the variant sets."""
     from utrbench.align.utrs import read_utr_bed
     from utrbench.io import write_tsv
     from utrbench.seq.genome import Genome
-    from utrbench.tasks.variants import Sources, build_variant_sets
+    from utrbench.tasks.variants import Sources, build_variant_sets, cadd_files
 
-    sources = Sources(clinvar, tuple(gnomad), tuple(eqtl), cadd_simulated, cadd_human_derived, tuple(tables))
+    simulated, human_derived = cadd_files(cadd)
+    sources = Sources(clinvar, tuple(gnomad), tuple(eqtl), simulated, human_derived, tuple(tables))
     with Genome(genome_path) as genome:
         variants, counts = build_variant_sets(sources, read_utr_bed(bed), genome, per_class, seed, shared_negatives,
                                               strict, max_ref_mismatch, gnomad_pass_only)

@@ -2,7 +2,7 @@
  * UTRBENCH: the 3'UTR study. Builds the multi-species 3'UTR dataset from a whole-genome
  * alignment, pretrains the requested model families on it, adds training-free baselines and the
  * models of the --models samplesheet, computes their embeddings and per-nucleotide zero-shot
- * probabilities, and benchmarks them on MPRA activity and mRNA half-life.
+ * probabilities, and benchmarks them on functional variants (zero-shot), MPRA activity and mRNA half-life.
  */
 
 include { BUILD_UTR_DATASET } from '../subworkflows/local/build_utr_dataset'
@@ -13,6 +13,7 @@ include { EMBED             } from '../subworkflows/local/embed'
 include { ZEROSHOT          } from '../subworkflows/local/zeroshot'
 include { TASK_MPRA         } from '../subworkflows/local/task_mpra'
 include { TASK_HALFLIFE     } from '../subworkflows/local/task_halflife'
+include { TASK_VARIANTS     } from '../subworkflows/local/task_variants'
 
 workflow UTRBENCH {
     take:
@@ -35,6 +36,8 @@ workflow UTRBENCH {
     mpra_tables       // channel: [meta(id, format), MPRA table file(s)] (or empty)
     halflife_table    // channel: half-life targets with folds (or empty)
     task_options      // map: predictors, mpra_baselines, mpra_alphas, mpra_n_folds, halflife_baselines
+    variant_sources   // channel: [clinvar, gnomad VCFs + indices, eQTL tables, CADD files, tables] (or empty)
+    variant_options   // map: per_class, shared_negatives, gnomad_pass_only, window, vis_widths, strategies, utr_strategy
     seed              // Integer: seed of every random step
 
     main:
@@ -59,10 +62,11 @@ workflow UTRBENCH {
     utrs = dataset.human.map { fasta -> [[id: 'utrs'], fasta] }
     mpra = MPRA_PREP(mpra_tables)
     embedded = EMBED(models, utrs.mix(mpra.fasta.map { meta, fasta -> [[id: meta.id], fasta] }))
-    zeroshot = ZEROSHOT(
-        models.filter { meta, _model_dir -> !(meta.family in no_lm_head) },
-        utrs, strategies,
-        dataset.bed.map { bed -> [[id: 'utrs'], bed] }, phylop, cadd
+    lm_models = models.filter { meta, _model_dir -> !(meta.family in no_lm_head) }
+    zeroshot = ZEROSHOT(lm_models, utrs, strategies, dataset.bed.map { bed -> [[id: 'utrs'], bed] }, phylop, cadd)
+    variants_task = TASK_VARIANTS(
+        variant_sources, dataset.bed, genome, lm_models, zeroshot.probs, dataset.zooal, zeroshot.baselines,
+        variant_options, seed
     )
 
     // Task inputs: [meta(model, dataset), embeddings HDF5]
@@ -79,10 +83,12 @@ workflow UTRBENCH {
     emit:
     models    = models                                    // [meta(id, family, ...), model_dir]
     embeddings = embedded.embeddings                      // [meta, dataset, embeddings HDF5]
-    probabilities = zeroshot.probs                        // [meta, dataset, strategy, HDF5]
+    probabilities = zeroshot.probs.mix(variants_task.window_probs)   // [meta, dataset, strategy, HDF5]
     baseline_scores = zeroshot.baselines                  // [dataset, PhyloP / CADD HDF5]
-    metrics   = mpra_task.metrics.mix(halflife_task.metrics)   // metrics TSV per task
-    figures   = mpra_task.figures.mix(halflife_task.figures)   // PNG + PDF per task
+    metrics   = mpra_task.metrics.mix(halflife_task.metrics, variants_task.metrics)   // metrics TSV per task
+    figures   = mpra_task.figures.mix(halflife_task.figures, variants_task.figures)   // PNG + PDF per task
+    variant_sets = variants_task.variants.mix(variants_task.counts, variants_task.windows)  // variants, counts, windows
+    variant_scores = variants_task.scores                 // [meta(id, kind, orientation), scores TSV]
     predictions = mpra_task.predictions.mix(halflife_task.predictions)
     runs      = pretrained.runs                           // [meta, pretraining run directory]
     human     = dataset.human                             // human 3'UTRs, transcript orientation

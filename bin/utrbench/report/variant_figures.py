@@ -43,7 +43,7 @@ def roc_figure(tables: dict, metrics):
             keep = np.isfinite(values)
             fpr, tpr, _ = roc_curve(part["label"].to_numpy()[keep], direction(score) * values[keep])
             axis.plot(fpr, tpr, color=colours(number % 20), linewidth=1,
-                      label=f"{model} {score} ({auc[(split, model, score)]:.3f})")
+                      label=f"{model if score == model else f'{model} {score}'} ({auc[(split, model, score)]:.3f})")
         axis.plot([0, 1], [0, 1], color="grey", linewidth=0.5, linestyle="--")
         axis.set_title(split)
         axis.set_xlabel("false positive rate")

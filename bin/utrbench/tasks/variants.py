@@ -265,6 +265,18 @@ def read_cadd(path, label, counts: Counts) -> pd.DataFrame:
     return frame
 
 
+def cadd_files(paths) -> tuple:
+    """The simulated and the human-derived CADD file among ``paths``, told apart by their names."""
+    if not paths:
+        return None, None
+    simulated = [p for p in paths if "simulation" in Path(p).name.lower()]
+    human = [p for p in paths if "humanderived" in Path(p).name.lower().replace("_", "")]
+    if len(paths) != 2 or len(simulated) != 1 or len(human) != 1:
+        raise UserError(f"CADD variants: give the two training files, one named like simulation_SNVs.vcf.gz and one "
+                        f"like humanDerived_SNVs.vcf.gz; got {', '.join(Path(p).name for p in paths)}.")
+    return simulated[0], human[0]
+
+
 def read_variant_table(path, counts: Counts) -> pd.DataFrame:
     """A user's table with a header: ``chrom pos ref alt label [split]`` (label 0/1; split 'table').
 

@@ -8,6 +8,7 @@ include { validateParameters; samplesheetToList } from 'plugin/nf-schema'
 include { UTRBENCH           } from './workflows/utrbench'
 include { EXPRESSION         } from './workflows/expression'
 include { DUMP_VERSIONS      } from './modules/local/dump_versions'
+include { REPORT             } from './subworkflows/local/report'
 
 workflow {
     main:
@@ -120,6 +121,21 @@ workflow {
         .collectFile(name: 'versions.tsv', newLine: true, sort: true)
     versions = DUMP_VERSIONS(versions_tsv, workflow.manifest.version, workflow.nextflow.version.toString())
 
+    // The report: every task beside the published numbers, with the run's parameters and models.
+    params_json = channel.value(groovy.json.JsonOutput.prettyPrint(groovy.json.JsonOutput.toJson(params)))
+        .collectFile(name: 'params.json')
+    report = REPORT(
+        bench.metrics.mix(expression.metrics.map { _meta, tsv -> tsv }),
+        bench.figures.mix(expression.figures.flatMap { _meta, folder -> files("${folder}/*.png") }),
+        bench.models,
+        bench.runs,
+        bench.probabilities,
+        bench.zooal,
+        file("${projectDir}/assets/published", checkIfExists: true),
+        params_json,
+        versions.yml
+    )
+
     // Records as maps, so models/index.csv has named columns.
     model_records = bench.models.map { meta, model_dir -> meta + [model_dir: model_dir] }
 
@@ -139,10 +155,11 @@ workflow {
         .mix(bench.baseline_scores.map { data, h5 -> [model: h5.baseName, family: 'baseline', dataset: data.id, strategy: 'score', probabilities: h5] })
     variants = bench.variant_sets
     variant_scores = bench.variant_scores.map { meta, tsv -> [model: meta.id, kind: meta.kind, orientation: meta.orientation, scores: tsv] }
-    metrics = expression.metrics.map { _meta, tsv -> tsv }.mix(bench.metrics)
+    metrics = expression.metrics.map { _meta, tsv -> tsv }.mix(bench.metrics, report.agreement)
     figures = bench.figures
     predictions = bench.predictions.map { _meta, tsv -> tsv }
     pipeline_info = versions.yml
+    multiqc = report.html.mix(report.content)
 }
 
 output {
@@ -209,5 +226,9 @@ output {
     }
     pipeline_info {
         path 'pipeline_info'
+    }
+    multiqc {
+        // multiqc_report.html and the custom content it was built from (multiqc_content/).
+        path 'multiqc'
     }
 }

@@ -446,11 +446,13 @@ def train_on_motif(loaded, steps, rng):
     model.eval()
 
 
+@pytest.mark.slow  # 100 training steps and two scorings: about 90 s of CPU
 def test_trained_model_beats_random_init_on_planted_variants(tmp_path):
     """Positives break a motif the trained model learned; negatives lie in random background.
 
     pref (masked, full sequence) and VIS_16 (unmasked windows, as the study) of the trained model
-    must beat the random-init model's AUC by 0.2 (pref) and 0.1 (VIS).
+    must beat the random-init model's AUC by 0.2 (pref) and 0.1 (VIS). Measured: pref 1.00 against
+    0.58, VIS_16 0.83 against 0.31.
     """
     from utrbench.infer.zeroshot import ZeroShotScorer
     from utrbench.models import init_model
@@ -485,6 +487,5 @@ def test_trained_model_beats_random_init_on_planted_variants(tmp_path):
                                            (16,), "windows")
         aucs[name] = {"pref": roc_auc_score(table["label"], pref["pref"]),
                       "VIS_16": roc_auc_score(table["label"], vis["VIS_16"])}
-    print(aucs)
     assert aucs["trained"]["pref"] >= aucs["random"]["pref"] + 0.2, aucs
     assert aucs["trained"]["VIS_16"] >= aucs["random"]["VIS_16"] + 0.1, aucs

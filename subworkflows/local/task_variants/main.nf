@@ -32,17 +32,17 @@ workflow TASK_VARIANTS {
 
     main:
     sets = VARIANT_SETS(sources, bed, genome, options.per_class, options.shared_negatives, options.gnomad_pass_only, seed)
-    windows = VARIANT_WINDOWS(sets.variants, bed, genome, options.window)
+    made_windows = VARIANT_WINDOWS(sets.variants, bed, genome, options.window)
 
     // Each model scores the windows of its orientation (meta.orientation, default 'rna') with its family's strategy.
     jobs = models
         .filter { meta, _model_dir -> windowStrategy(options.strategies, meta.family) }
-        .combine(windows.dna).combine(windows.rna)
+        .combine(made_windows.dna).combine(made_windows.rna)
         .map { meta, model_dir, dna, rna ->
             def orientation = meta.orientation ?: 'rna'
             [meta, model_dir, [id: "variant_windows_${orientation}"], orientation == 'dna' ? dna : rna]
         }
-    window_probs = ZEROSHOT_WINDOWS(
+    window_zeroshot = ZEROSHOT_WINDOWS(
         jobs.map { meta, model_dir, dataset, fasta -> [meta, model_dir, dataset, fasta] },
         jobs.map { meta, _model_dir, _dataset, _fasta -> windowStrategy(options.strategies, meta.family) }
     )
@@ -50,10 +50,10 @@ workflow TASK_VARIANTS {
     utr_by_model = utr_probs
         .filter { _meta, dataset, strategy, _h5 -> dataset.id == 'utrs' && strategy == options.utr_strategy }
         .map { meta, _dataset, _strategy, h5 -> [meta.id, h5] }
-    model_jobs = window_probs.probs
+    model_jobs = window_zeroshot.probs
         .map { meta, _dataset, _strategy, h5 -> [meta.id, meta, h5] }
         .join(utr_by_model)
-        .combine(windows.dna).combine(windows.rna)
+        .combine(made_windows.dna).combine(made_windows.rna)
         .map { _id, meta, window_h5, utr_h5, dna, rna ->
             def orientation = meta.orientation ?: 'rna'
             [[id: meta.id, kind: 'model', orientation: orientation], utr_h5, window_h5, orientation == 'dna' ? dna : rna]
@@ -66,16 +66,16 @@ workflow TASK_VARIANTS {
                 [[id: kind, kind: kind, orientation: 'rna'], h5, [], []]
             })
     score_jobs = model_jobs.mix(baseline_jobs)
-        .combine(sets.variants).combine(windows.index).combine(bed)
-    scores = VARIANT_SCORES(score_jobs, options.vis_widths)
-    metrics = VARIANT_METRICS(scores.scores.map { _meta, tsv -> tsv }.collect(sort: true), seed)
+        .combine(sets.variants).combine(made_windows.index).combine(bed)
+    scored = VARIANT_SCORES(score_jobs, options.vis_widths)
+    evaluated = VARIANT_METRICS(scored.scores.map { _meta, tsv -> tsv }.collect(sort: true), seed)
 
     emit:
-    variants = sets.variants                   // channel: variants TSV
-    counts   = sets.counts                     // channel: counts after each filter step
-    windows  = windows.dna.mix(windows.rna, windows.index)   // channel: windows FASTAs and their index
-    window_probs = window_probs.probs          // channel: [meta, dataset, strategy, probabilities HDF5]
-    scores   = scores.scores                   // channel: [meta(id, kind, orientation), scores TSV]
-    metrics  = metrics.metrics                 // channel: metrics TSV
-    figures  = metrics.png.mix(metrics.pdf)    // channel: PNG + PDF
+    variants     = sets.variants                                            // channel: variants TSV
+    counts       = sets.counts                                              // channel: counts after each filter step
+    windows      = made_windows.dna.mix(made_windows.rna, made_windows.index)  // channel: windows FASTAs and their index
+    window_probs = window_zeroshot.probs                                    // channel: [meta, dataset, strategy, HDF5]
+    scores       = scored.scores                                            // channel: [meta(id, kind, orientation), scores TSV]
+    metrics      = evaluated.metrics                                        // channel: metrics TSV
+    figures      = evaluated.png.mix(evaluated.pdf)                         // channel: PNG + PDF
 }

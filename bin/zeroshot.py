@@ -34,13 +34,12 @@ def main(model_dir, family, fasta, out, strategy, readout, orientation, species,
     import numpy as np
 
     from utrbench.infer.records import read_records, species_ids
-    from utrbench.infer.zeroshot import ZeroShotScorer, check_has_lm_head
+    from utrbench.infer.zeroshot import ZeroShotScorer
     from utrbench.io import write_probabilities
     from utrbench.models import load_model
 
     device = resolve_device(device)
     loaded = load_model(model_dir, family, device=device)
-    check_has_lm_head(loaded)
     ids, sequences = read_records(fasta)
     species = species_ids(loaded.info, ids, species, species_from_id, fasta)
     scorer = ZeroShotScorer(loaded, strategy, readout, window, overlap, token_budget, device, precision)

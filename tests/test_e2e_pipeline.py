@@ -5,8 +5,9 @@ the workflow gives its inputs under ``-profile test`` (conf/test.config over nex
 own task directory where the inputs are staged under the names (and ``stageAs`` folders) Nextflow
 gives them. The chain follows workflows/utrbench.nf:
 
-BUILD_UTR_DATASET -> PRETRAIN (statespace tiny) + SELECT_CHECKPOINT 'valid' -> INIT_MODEL (kmer tiny)
--> EMBED (both models x human UTRs and MPRA oligos) -> ZEROSHOT 'exact' (statespace)
+BUILD_UTR_DATASET -> PRETRAIN (statespace tiny) + SELECT_CHECKPOINT 'valid' -> IMPORT_MODEL (the --models
+row: the study's tiny DSS model.pt) -> EMBED (both models x human UTRs and MPRA oligos) -> ZEROSHOT 'exact'
+(the pretrained statespace)
 -> MPRA_PREP + TASK_MPRA (kmer3, minseq baselines; ridge; GroupKFold(5))
 -> TASK_HALFLIFE (kmer2 baseline; ridge; leave one published fold out)
 -> TASK_VARIANTS (variant sets from every source of the test profile, windows, ZEROSHOT of the
@@ -33,8 +34,8 @@ from utrbench.io import METRICS_COLUMNS, read_metrics
 
 ASSETS = PROJECT_DIR / "assets" / "test"
 PRETRAINED = "statespace_tiny"   # meta.id of PRETRAIN for --pretrain_families statespace --pretrain_size tiny
-INITIALISED = "kmer_tiny"        # meta.id of INIT_MODEL for --init_families kmer --init_size tiny
-MODELS = {PRETRAINED: "statespace", INITIALISED: "kmer"}
+IMPORTED = "study_dss"           # meta.id of the test profile's --models row (assets/test/models.csv)
+MODELS = {PRETRAINED: "statespace", IMPORTED: "statespace"}
 
 # The params of `-profile test` that the steps below read (conf/test.config, else nextflow.config).
 PARAMS = {
@@ -64,8 +65,8 @@ VARIANT_ASSETS = ASSETS / "tasks" / "variants"
 CADD_ARGS = "--cadd-column RawScore"
 # task.cpus of REGRESS: label process_medium (6 cpus) capped by the test profile's resourceLimits.
 REGRESS_CPUS = 2
-# EMBED/ZEROSHOT's per-model flags (species, token budget, ...): none for models that no samplesheet sets.
-MODEL_ARGS = ""
+# EMBED/ZEROSHOT's per-model flags (species, token budget, ...): the samplesheet's species for the imported model.
+MODEL_ARGS = {PRETRAINED: "", IMPORTED: "--species Homo_sapiens"}
 
 pytestmark = pytest.mark.slow  # about 20 interpreter start-ups per run, 7 of them importing torch
 
@@ -92,7 +93,7 @@ def run_task(name, workdir: Path, values: dict, inputs: dict) -> Path:
 
 def embed(workdir, model_id, model_dir, dataset_id, fasta) -> Path:
     values = {"model_dir": model_dir.name, "meta.family": MODELS[model_id], "meta.id": model_id, "fasta": fasta.name,
-              "device": "cpu", "model_args": MODEL_ARGS, "dataset.id": dataset_id}
+              "device": "cpu", "model_args": MODEL_ARGS[model_id], "dataset.id": dataset_id}
     taskdir = run_task("embed", workdir, values, {model_dir.name: model_dir, fasta.name: fasta})
     return taskdir / f"{model_id}.{dataset_id}.embeddings.h5"
 
@@ -151,9 +152,10 @@ def run_study(workdir: Path) -> dict:
     run = pretrain / f"{PRETRAINED}_run"
     selected = run_task("select_checkpoint", workdir, {"run": run.name, "rule": PARAMS["pretrain_selection"],
                                                        "meta.id": PRETRAINED}, {run.name: run})
-    initialised = run_task("init_model", workdir, {"meta.family": "kmer", "size": "tiny", "seed": seed,
-                                                   "meta.id": INITIALISED}, {})
-    model_dirs = {PRETRAINED: selected / PRETRAINED, INITIALISED: initialised / INITIALISED}
+    imported = run_task("import_model", workdir, {"meta.family": MODELS[IMPORTED], "meta.id": IMPORTED,
+                                                  "checkpoint": "checkpoint"},
+                        {"checkpoint": ASSETS / "models" / "study_dss"})
+    model_dirs = {PRETRAINED: selected / PRETRAINED, IMPORTED: imported / IMPORTED}
 
     # MPRA_PREP, EMBED of the human UTRs ('utrs') and the oligos, ZEROSHOT of the model with an LM head
     dataset = PARAMS["mpra_dataset"]
@@ -166,7 +168,7 @@ def run_study(workdir: Path) -> dict:
     prefix = f"{PRETRAINED}.utrs.{strategy.replace(':', '')}"
     probabilities = run_task("zeroshot", workdir, {
         "model_dir": PRETRAINED, "meta.family": MODELS[PRETRAINED], "meta.id": PRETRAINED, "fasta": "utrs.fa",
-        "strategy": strategy, "device": "cpu", "model_args": MODEL_ARGS, "prefix": prefix,
+        "strategy": strategy, "device": "cpu", "model_args": MODEL_ARGS[PRETRAINED], "prefix": prefix,
     }, {PRETRAINED: model_dirs[PRETRAINED], "utrs.fa": human}) / f"{prefix}.probs.h5"
 
     # TASK_MPRA: baselines as embeddings, one regression per model x target table
@@ -242,7 +244,7 @@ def run_variant_task(workdir, bed, genome, zooal, model_dir, utr_probabilities) 
     prefix = f"{PRETRAINED}.variant_windows_rna.{strategy.replace(':', '')}"
     window_probs = run_task("zeroshot", workdir, {
         "model_dir": PRETRAINED, "meta.family": MODELS[PRETRAINED], "meta.id": PRETRAINED, "fasta": "variant_windows.rna.fa",
-        "strategy": strategy, "device": "cpu", "model_args": MODEL_ARGS, "prefix": prefix,
+        "strategy": strategy, "device": "cpu", "model_args": MODEL_ARGS[PRETRAINED], "prefix": prefix,
     }, {PRETRAINED: model_dir, "variant_windows.rna.fa": windows / "variant_windows.rna.fa"}) / f"{prefix}.probs.h5"
     common = {"variants.tsv": variants, "variant_windows.tsv": windows / "variant_windows.tsv", "utrs.bed": bed}
     jobs = {
@@ -310,8 +312,8 @@ def test_embeddings_have_one_row_per_record(runs):
         ids, matrix = read_embeddings(path)
         assert ids == list(fasta_lengths(fasta)), (model, dataset)
         assert matrix.shape[0] == len(ids) and np.isfinite(matrix).all()
-    _, kmer = read_embeddings(outputs["embeddings"][INITIALISED, "utrs"])
-    np.testing.assert_allclose(kmer.sum(axis=1), 1.0, atol=1e-5)  # a k-mer spectrum is a distribution
+    _, imported = read_embeddings(outputs["embeddings"][IMPORTED, "utrs"])
+    assert imported.shape[1] == 32 and np.ptp(imported, axis=0).max() > 0  # the study DSS's d_model
     _, pretrained = read_embeddings(outputs["embeddings"][PRETRAINED, "utrs"])
     assert np.ptp(pretrained, axis=0).max() > 0  # different UTRs, different embeddings
 

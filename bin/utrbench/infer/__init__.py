@@ -7,5 +7,4 @@
 - :mod:`~utrbench.infer.baselines`: PhyloP and CADD in the same per-nucleotide layout;
 - :mod:`~utrbench.infer.windows`: windows, token-budget batches and shared tensor helpers;
 - :mod:`~utrbench.infer.records`: FASTA records and their species ids;
-- :mod:`~utrbench.infer.samplesheet`: the ``--models`` samplesheet (``assets/schema_models.json``).
 """

@@ -8,7 +8,7 @@ process VARIANT_SETS {
     label 'process_single'
 
     input:
-    tuple path(clinvar, stageAs: 'clinvar/*'), path(gnomad, stageAs: 'gnomad/*'), path(eqtl, stageAs: 'eqtl/*'), path(cadd, stageAs: 'cadd/*'), path(tables, stageAs: 'tables/*')  // [] when absent; gnomad with its .tbi/.csi
+    tuple path(clinvar, stageAs: 'clinvar/*', arity: '0..*'), path(gnomad, stageAs: 'gnomad/*', arity: '0..*'), path(eqtl, stageAs: 'eqtl/*', arity: '0..*'), path(cadd, stageAs: 'cadd/*', arity: '0..*'), path(tables, stageAs: 'tables/*', arity: '0..*')  // lists, [] when absent; gnomad with its .tbi/.csi
     path bed                // the dataset's UTR BED6
     path genome             // genome FASTA (GRCh38)
     val per_class           // variants per split and label
@@ -23,9 +23,8 @@ process VARIANT_SETS {
 
     script:
     def args = task.ext.args ?: ''
-    def as_list = { staged -> staged instanceof List ? staged : [staged] }
-    def gnomad_vcfs = as_list(gnomad).findAll { vcf -> !(vcf.name.endsWith('.tbi') || vcf.name.endsWith('.csi')) }
-    def source_args = (as_list(clinvar).collect { vcf -> "--clinvar ${vcf}" } + gnomad_vcfs.collect { vcf -> "--gnomad ${vcf}" } + as_list(eqtl).collect { table -> "--eqtl ${table}" } + as_list(cadd).collect { vcf -> "--cadd ${vcf}" } + as_list(tables).collect { table -> "--table ${table}" }).join(' ')
+    def gnomad_vcfs = gnomad.findAll { vcf -> !(vcf.name.endsWith('.tbi') || vcf.name.endsWith('.csi')) }
+    def source_args = (clinvar.collect { vcf -> "--clinvar ${vcf}" } + gnomad_vcfs.collect { vcf -> "--gnomad ${vcf}" } + eqtl.collect { table -> "--eqtl ${table}" } + cadd.collect { vcf -> "--cadd ${vcf}" } + tables.collect { table -> "--table ${table}" }).join(' ')
     def flags = [shared_negatives ? '--shared-negatives' : '', gnomad_pass_only ? '--gnomad-pass-only' : ''].findAll { flag -> flag }.join(' ')
     """
     variant_sets.py --bed ${bed} --genome ${genome} ${source_args} --per-class ${per_class} ${flags} --seed ${seed} --out variants.tsv --out-counts variant_counts.tsv ${args}

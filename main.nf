@@ -64,6 +64,7 @@ workflow {
         params.mpra_tables ? channel.of([[id: params.mpra_dataset, format: params.mpra_format], files(params.mpra_tables, checkIfExists: true)]) : channel.empty(),
         params.halflife_table ? channel.value(file(params.halflife_table, checkIfExists: true)) : channel.empty(),
         task_options,
+        params.inference_shard_nt,
         params.seed
     )
 

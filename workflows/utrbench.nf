@@ -35,6 +35,7 @@ workflow UTRBENCH {
     mpra_tables       // channel: [meta(id, format), MPRA table file(s)] (or empty)
     halflife_table    // channel: half-life targets with folds (or empty)
     task_options      // map: predictors, mpra_baselines, mpra_alphas, mpra_n_folds, halflife_baselines
+    shard_nt          // Integer: nucleotides per EMBED / ZEROSHOT shard
     seed              // Integer: seed of every random step
 
     main:
@@ -58,11 +59,11 @@ workflow UTRBENCH {
     // Embeddings and zero-shot probabilities of the human 3'UTRs (dataset 'utrs') and the MPRA oligos.
     utrs = dataset.human.map { fasta -> [[id: 'utrs'], fasta] }
     mpra = MPRA_PREP(mpra_tables)
-    embedded = EMBED(models, utrs.mix(mpra.fasta.map { meta, fasta -> [[id: meta.id], fasta] }))
+    embedded = EMBED(models, utrs.mix(mpra.fasta.map { meta, fasta -> [[id: meta.id], fasta] }), shard_nt)
     zeroshot = ZEROSHOT(
         models.filter { meta, _model_dir -> !(meta.family in no_lm_head) },
         utrs, strategies,
-        dataset.bed.map { bed -> [[id: 'utrs'], bed] }, phylop, cadd
+        dataset.bed.map { bed -> [[id: 'utrs'], bed] }, phylop, cadd, shard_nt
     )
 
     // Task inputs: [meta(model, dataset), embeddings HDF5]

@@ -60,7 +60,9 @@ def _shard_contents(path):
             if kind != "embeddings":
                 offsets = handle["offsets"][()]
                 values = [values[offsets[k]:offsets[k + 1]] for k in range(len(ids))]
-            return kind, dict(handle.attrs), ids, values, handle[name].dtype
+            # the writer records utrbench_version itself
+            attrs = {key: value for key, value in handle.attrs.items() if key != "utrbench_version"}
+            return kind, attrs, ids, values, handle[name].dtype
     except (OSError, KeyError) as error:
         raise UserError(f"{path}: not an inference HDF5 with 'ids' and 'probs' or 'embeddings' ({error}).") from None
 

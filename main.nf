@@ -8,6 +8,7 @@ include { validateParameters; samplesheetToList } from 'plugin/nf-schema'
 include { UTRBENCH           } from './workflows/utrbench'
 include { EXPRESSION         } from './workflows/expression'
 include { DUMP_VERSIONS      } from './modules/local/dump_versions'
+include { REPORT             } from './subworkflows/local/report'
 
 workflow {
     main:
@@ -94,6 +95,21 @@ workflow {
         .collectFile(name: 'versions.tsv', newLine: true, sort: true)
     versions = DUMP_VERSIONS(versions_tsv, workflow.manifest.version, workflow.nextflow.version.toString())
 
+    // The report: every task beside the published numbers, with the run's parameters and models.
+    params_json = channel.value(groovy.json.JsonOutput.prettyPrint(groovy.json.JsonOutput.toJson(params)))
+        .collectFile(name: 'params.json')
+    report = REPORT(
+        bench.metrics.mix(expression.metrics.map { _meta, tsv -> tsv }),
+        bench.figures.mix(expression.figures.flatMap { _meta, folder -> files("${folder}/*.png") }),
+        bench.models,
+        bench.runs,
+        bench.probabilities,
+        bench.zooal,
+        file("${projectDir}/assets/published", checkIfExists: true),
+        params_json,
+        versions.yml
+    )
+
     // Records as maps, so models/index.csv has named columns.
     model_records = bench.models.map { meta, model_dir -> meta + [model_dir: model_dir] }
 
@@ -111,10 +127,11 @@ workflow {
         .map { meta, data, strategy, h5 -> [model: meta.id, family: meta.family, dataset: data.id, strategy: strategy, probabilities: h5] }
         .mix(bench.zooal.map { h5 -> [model: 'zooal', family: 'alignment', dataset: 'utrs', strategy: 'alignment', probabilities: h5] })
         .mix(bench.baseline_scores.map { data, h5 -> [model: h5.baseName, family: 'baseline', dataset: data.id, strategy: 'score', probabilities: h5] })
-    metrics = expression.metrics.map { _meta, tsv -> tsv }.mix(bench.metrics)
+    metrics = expression.metrics.map { _meta, tsv -> tsv }.mix(bench.metrics, report.agreement)
     figures = bench.figures
     predictions = bench.predictions.map { _meta, tsv -> tsv }
     pipeline_info = versions.yml
+    multiqc = report.html.mix(report.content)
 }
 
 output {
@@ -170,5 +187,9 @@ output {
     }
     pipeline_info {
         path 'pipeline_info'
+    }
+    multiqc {
+        // multiqc_report.html and the custom content it was built from (multiqc_content/).
+        path 'multiqc'
     }
 }

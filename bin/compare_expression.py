@@ -36,7 +36,7 @@ def main(predictions, bootstrap, seed, tissue, dataset, out_table, out_metrics, 
         tmp.mkdir()
         for method in named:
             point = table[(table["method"] == method)].set_index("metric")["value"]
-            scatter_plot(shared["y_true"].to_numpy(), shared[method].to_numpy(), method, point, tmp / f"scatter_{method}")
+            scatter_plot(shared["y_true"].to_numpy(), shared[method].to_numpy(), method, point, tmp / f"expression.scatter_{method}")
     write_tsv(table, out_table, float_format="%.6g")
     write_metrics([("expression", dataset, "test", row.method, "comparison", row.metric, row.value, row.ci_low,
                     row.ci_high, row.n) for row in table.itertuples()], out_metrics)

@@ -10,15 +10,21 @@ from utrbench import __version__
 from utrbench.cli import command
 from utrbench.errors import UserError
 
-# `<script>.py --version` prints click's "utrbench, version 0.1.0"; the YAML keeps the number only.
+# `<script>.py --version` prints "utrbench 0.1.0; python 3.11.7; torch 2.13.0+cpu; ..." (utrbench.cli);
+# older entry points and other tools print click's "utrbench, version 0.1.0" or a bare version.
 CLICK_VERSION_LINE = re.compile(r"^\S+, version (?P<version>\S+)$")
+LIBRARY_VERSION = re.compile(r"^(?P<name>[A-Za-z][\w.-]*) (?P<version>\S+)$")
 
 
-def normalise_version(text: str) -> str:
-    """The bare version from an `eval` output: click's version line or a version as is."""
+def parse_versions(tool: str, text: str) -> dict:
+    """``{tool: version}`` from one `eval` output: a utrbench library list, click's line or a bare version."""
     text = text.strip()
+    parts = [part.strip() for part in text.split(";")]
+    named = [LIBRARY_VERSION.match(part) for part in parts]
+    if len(parts) > 1 and all(named):
+        return {match.group("name"): match.group("version") for match in named}
     match = CLICK_VERSION_LINE.match(text)
-    return match.group("version") if match else text
+    return {tool: match.group("version") if match else text}
 
 
 def read_versions(path) -> dict:
@@ -36,11 +42,11 @@ def read_versions(path) -> dict:
         fields = line.split("\t")
         if len(fields) != 3 or not all(field.strip() for field in fields):
             raise UserError(f"{path}, line {number}: expected 'process<TAB>tool<TAB>version', got {line!r}.")
-        process, tool, version = (field.strip() for field in fields)
-        version = normalise_version(version)
-        known = versions.setdefault(process, {}).setdefault(tool, version)
-        if known != version:
-            raise UserError(f"{path}, line {number}: {process} reports {tool} as both {known} and {version}.")
+        process, tool, text = (field.strip() for field in fields)
+        for name, version in parse_versions(tool, text).items():
+            known = versions.setdefault(process, {}).setdefault(name, version)
+            if known != version:
+                raise UserError(f"{path}, line {number}: {process} reports {name} as both {known} and {version}.")
     return versions
 
 

@@ -36,7 +36,10 @@ def test_script_is_executable_with_python_shebang(script):
 def test_version(script):
     result = run_script(script, "--version")
     assert result.returncode == 0, result.stderr
-    assert result.stdout == f"utrbench, version {__version__}\n"
+    # One line of the libraries of this environment, read back by dump_versions.py.
+    assert result.stdout.startswith(f"utrbench {__version__}; python ")
+    assert "; torch 2.13.0" in result.stdout and "; scikit-learn " in result.stdout
+    assert result.stdout.count("\n") == 1
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=SCRIPT_IDS)

@@ -50,6 +50,32 @@ def test_writes_sorted_yaml_with_bare_versions(tmp_path):
     )
 
 
+def test_library_list_of_an_entry_point_becomes_one_version_per_library(tmp_path):
+    # What `<script>.py --version` prints (utrbench.cli.version_line) in a CUDA image.
+    tsv = "UTRBENCH:EMBED\tutrbench\tutrbench 0.1.0; python 3.11.7; torch 2.13.0+cu126; cuda 12.6; scikit-learn 1.9.1\n"
+    result, out = dump(tmp_path, tsv)
+    assert result.exit_code == 0, result.output
+    assert out.read_text().startswith(
+        "UTRBENCH:EMBED:\n"
+        "  cuda: '12.6'\n"
+        "  python: 3.11.7\n"
+        "  scikit-learn: 1.9.1\n"
+        "  torch: 2.13.0+cu126\n"
+        "  utrbench: 0.1.0\n"
+    )
+
+
+def test_version_line_of_this_environment_round_trips(tmp_path):
+    from utrbench.cli import version_line
+
+    result, out = dump(tmp_path, f"P\tutrbench\t{version_line()}\n")
+    assert result.exit_code == 0, result.output
+    import yaml
+
+    document = yaml.safe_load(out.read_text())
+    assert document["P"]["torch"].startswith("2.13.0") and document["P"]["utrbench"] == "0.1.0"
+
+
 def test_line_order_does_not_change_the_output(tmp_path):
     lines = ["A\tx\t1.0\n", "B\ty\t2\n", "A\tz\t3.1\n"]
     first, out = dump(tmp_path, "".join(lines))

@@ -64,7 +64,7 @@ def test_expression_chain(tmp_path):
     assert table.loc[("dexter", "pearson_r"), "value"] > 0.6  # planted signal, 133 training genes
     assert ("dnabert2_tiny-dexter", "r2") in table.index
     assert sorted(p.name for p in (tmp_path / "pituitary_figures").iterdir()) == [
-        "scatter_dexter.pdf", "scatter_dexter.png", "scatter_dnabert2_tiny.pdf", "scatter_dnabert2_tiny.png"]
+        "expression.scatter_dexter.pdf", "expression.scatter_dexter.png", "expression.scatter_dnabert2_tiny.pdf", "expression.scatter_dnabert2_tiny.png"]
     assert "| dexter | pearson_r |" in (tmp_path / "pituitary_comparison.md").read_text()
 
     # Same inputs, same outputs, byte for byte.

@@ -20,6 +20,7 @@ a shared home directory.
 
 import functools
 import os
+import platform
 import sys
 from pathlib import Path
 
@@ -38,6 +39,33 @@ _CACHE_VARIABLES = {
     "MPLCONFIGDIR": "matplotlib",
     "NUMBA_CACHE_DIR": "numba",
 }
+
+
+# Libraries whose versions decide a step's numbers; `--version` reports those installed, so every
+# process's entry in software_versions.yml names the libraries of the environment it ran in.
+REPORTED_LIBRARIES = ("torch", "transformers", "tokenizers", "safetensors", "numpy", "scipy", "pandas",
+                      "scikit-learn", "optuna", "h5py", "pysam", "bx-python", "pyBigWig", "multiqc")
+
+
+def version_line() -> str:
+    """``utrbench 0.1.0; python 3.11.7; torch 2.13.0+cpu; ...``: the versions topic's text for one process.
+
+    Read from package metadata, so nothing heavy is imported; torch's local version label names its
+    build (``+cpu``, ``+cu126``), and a CUDA build adds the CUDA version it was built for.
+    """
+    from importlib import metadata
+
+    parts = [f"utrbench {__version__}", f"python {platform.python_version()}"]
+    for name in REPORTED_LIBRARIES:
+        try:
+            version = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+        parts.append(f"{name} {version}")
+        if name == "torch" and "+cu" in version:
+            cuda = version.split("+cu", 1)[1]
+            parts.append(f"cuda {cuda[:-1]}.{cuda[-1]}")
+    return "; ".join(parts)
 
 
 def isolate_environment() -> None:
@@ -63,7 +91,7 @@ def command(**click_kwargs):
                 click.echo(f"error: {error}", err=True)
                 sys.exit(UserError.exit_code)
 
-        run = click.version_option(__version__, prog_name="utrbench")(run)
+        run = click.version_option(__version__, prog_name="utrbench", message=version_line())(run)
         return click.command(**click_kwargs)(run)
 
     isolate_environment()

@@ -21,7 +21,7 @@ Peak memory is the peak resident set while one method runs minus the resident se
 sampled by a thread. The methods run alternately ``--repeats`` times; the fastest run counts.
 
 Part 2, memory flat in the number of sequences: ``zeroshot.py`` (exact, tiny dnabert) over 200 and
-2,000 generated 3'UTR-like sequences (AT-rich composition, 20-50 nt to keep exact
+2,000 generated 3'UTR-like sequences (AT-rich composition, 8-16 nt to keep exact
 scoring of 2,000 of them to minutes on two cores), each run in its own process, with its
 peak resident set from the kernel (``wait4``) and its planning fraction.
 
@@ -196,7 +196,7 @@ def utr_like_fasta(path, count, seed):
     rng = np.random.default_rng(seed)
     with open(path, "w") as handle:
         for n in range(count):
-            length = int(rng.integers(20, 50))
+            length = int(rng.integers(8, 16))
             handle.write(f">utr{n}\n{''.join(rng.choice(list('ACGT'), length, p=[.3, .2, .2, .3]))}\n")
 
 
@@ -209,7 +209,7 @@ def memory_study(shard_nt):
     from utrbench.models import save_model
 
     root = Path(__file__).resolve().parents[1]
-    print(f"\nzeroshot.py exact, dnabert tiny, 3'UTR-like sequences of 20-50 nt, --shard-nt {shard_nt}")
+    print(f"\nzeroshot.py exact, dnabert tiny, 3'UTR-like sequences of 8-16 nt, --shard-nt {shard_nt}")
     with tempfile.TemporaryDirectory() as tmp:
         save_model(init_model("dnabert", "tiny", seed=0), Path(tmp) / "model")
         peaks = {}
@@ -324,7 +324,7 @@ def main():
                         help="masked copies timed per tiny chunk (the naive batch holds full logits: ~8 MB per copy)")
     parser.add_argument("--budget", type=int, default=8192, help="token budget of exact and floor batches")
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--shard-nt", type=int, default=5000, help="block size of the memory runs")
+    parser.add_argument("--shard-nt", type=int, default=2000, help="block size of the memory runs")
     parser.add_argument("--agreement", action="store_true", help="also run part 3 (trains two tiny models)")
     parser.add_argument("--steps", type=int, default=200, help="training steps of the tiny motif models")
     args = parser.parse_args()

@@ -36,10 +36,13 @@ workflow {
             [[id: id, family: family, size: params.pretrain_size], file("${recipe_dir}/${id}.json", checkIfExists: true)]
         }
 
-    // Published checkpoints and other model directories: rows [meta(id, family, species, ...), path].
+    // --models rows: [meta(id, family, species, ...), folder]; a relative path is relative to the sheet.
     external_models = params.models
         ? channel.fromList(samplesheetToList(params.models, "${projectDir}/assets/schema_models.json"))
-            .map { meta, model_dir -> [meta.findAll { _key, value -> value != null && value != [] }, model_dir] }
+            .map { meta, model_path ->
+                def folder = file(params.models).parent.resolve(model_path.toString())
+                [meta.findAll { _key, value -> value != null && value != [] }, file(folder.toString(), checkIfExists: true)]
+            }
         : channel.empty()
     task_options = [
         predictors: params.task_predictors,
@@ -56,10 +59,8 @@ workflow {
         dataset_options,
         params.utr_gtf ? recipes : channel.empty(),
         params.pretrain_selection,
-        params.init_families, params.init_size,
         external_models,
         channel.fromList(params.zeroshot_strategies.tokenize(',').collect { name -> name.trim() }),
-        params.no_lm_head_families.tokenize(',').collect { name -> name.trim() },
         params.phylop_bigwig ? channel.value(file(params.phylop_bigwig, checkIfExists: true)) : channel.empty(),
         params.cadd_tsv ? channel.value([file(params.cadd_tsv, checkIfExists: true), file("${params.cadd_tsv}.tbi", checkIfExists: true)]) : channel.empty(),
         params.mpra_tables ? channel.of([[id: params.mpra_dataset, format: params.mpra_format], files(params.mpra_tables, checkIfExists: true)]) : channel.empty(),

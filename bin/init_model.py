@@ -7,7 +7,7 @@ from utrbench.cli import command
 
 
 @command()
-@click.option("--family", required=True, help="Model family (dnabert, ntv2, dnabert2, statespace, kmer).")
+@click.option("--family", required=True, help="Model family, e.g. dnabert2 (an unknown name lists the families).")
 @click.option("--size", default="tiny", show_default=True, help="Named size: tiny (tests) or base (published).")
 @click.option("--out", "out", required=True, type=click.Path(), help="Model directory to create.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the random initialisation.")

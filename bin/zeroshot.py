@@ -39,13 +39,12 @@ def main(model_dir, family, fasta, out, strategy, readout, orientation, species_
 
     from utrbench.infer.records import iter_records, species_ids
     from utrbench.infer.shards import iter_blocks
-    from utrbench.infer.zeroshot import ZeroShotScorer, check_has_lm_head
+    from utrbench.infer.zeroshot import ZeroShotScorer
     from utrbench.io import InferenceWriter, atomic_output
     from utrbench.models import load_model
 
     device = resolve_device(device)
     loaded = load_model(model_dir, family, device=device)
-    check_has_lm_head(loaded)
     scorer = ZeroShotScorer(loaded, strategy, readout, window, overlap, token_budget, device, precision)
     attrs = dict(model=model_id or Path(model_dir).name, family=loaded.family.name, strategy=str(scorer.strategy),
                  readout=readout, orientation=orientation, window=str(window or "context"),

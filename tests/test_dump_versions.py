@@ -30,11 +30,11 @@ def dump(tmp_path, tsv_text):
 
 def test_writes_sorted_yaml_with_bare_versions(tmp_path):
     tsv = (
-        "UTRBENCH:INIT_MODEL\tutrbench\tutrbench, version 0.1.0\n"
+        "UTRBENCH:IMPORT_MODEL\tutrbench\tutrbench, version 0.1.0\n"
         "\n"
         "EMBED\tpysam\t0.24.1\n"
         "EMBED\ttorch\t2.13.0\n"
-        "UTRBENCH:INIT_MODEL\tutrbench\tutrbench, version 0.1.0\n"
+        "UTRBENCH:IMPORT_MODEL\tutrbench\tutrbench, version 0.1.0\n"
     )
     result, out = dump(tmp_path, tsv)
     assert result.exit_code == 0, result.output
@@ -42,7 +42,7 @@ def test_writes_sorted_yaml_with_bare_versions(tmp_path):
         "EMBED:\n"
         "  pysam: 0.24.1\n"
         "  torch: 2.13.0\n"
-        "UTRBENCH:INIT_MODEL:\n"
+        "UTRBENCH:IMPORT_MODEL:\n"
         "  utrbench: 0.1.0\n"
         "Workflow:\n"
         "  Nextflow: 25.10.2\n"

@@ -5,9 +5,9 @@ the workflow gives its inputs under ``-profile test`` (conf/test.config over nex
 own task directory where the inputs are staged under the names (and ``stageAs`` folders) Nextflow
 gives them. The chain follows workflows/utrbench.nf:
 
-BUILD_UTR_DATASET -> PRETRAIN (statespace tiny) + SELECT_CHECKPOINT 'valid' -> INIT_MODEL (kmer tiny)
--> EMBED (SHARD_FASTA, both models x shards of the human UTRs and MPRA oligos, MERGE_SHARDS)
--> ZEROSHOT 'exact' (statespace; SHARD_FASTA, per shard, MERGE_SHARDS)
+BUILD_UTR_DATASET -> PRETRAIN (statespace tiny) + SELECT_CHECKPOINT 'valid' -> IMPORT_MODEL (the --models
+row: the study's tiny DSS model.pt) -> EMBED (SHARD_FASTA, both models x shards of the human UTRs and MPRA oligos, MERGE_SHARDS)
+-> ZEROSHOT 'exact' (the pretrained statespace; SHARD_FASTA, per shard, MERGE_SHARDS)
 -> MPRA_PREP + TASK_MPRA (kmer3, minseq baselines; ridge; GroupKFold(5))
 -> TASK_HALFLIFE (kmer2 baseline; ridge; leave one published fold out).
 
@@ -32,8 +32,8 @@ from utrbench.io import METRICS_COLUMNS, read_metrics
 
 ASSETS = PROJECT_DIR / "assets" / "test"
 PRETRAINED = "statespace_tiny"   # meta.id of PRETRAIN for --pretrain_families statespace --pretrain_size tiny
-INITIALISED = "kmer_tiny"        # meta.id of INIT_MODEL for --init_families kmer --init_size tiny
-MODELS = {PRETRAINED: "statespace", INITIALISED: "kmer"}
+IMPORTED = "study_dss"           # meta.id of the test profile's --models row (assets/test/models.csv)
+MODELS = {PRETRAINED: "statespace", IMPORTED: "statespace"}
 
 # The params of `-profile test` that the steps below read (conf/test.config, else nextflow.config).
 PARAMS = {
@@ -57,8 +57,8 @@ PARAMS = {
 }
 # task.cpus of REGRESS: label process_medium (6 cpus) capped by the test profile's resourceLimits.
 REGRESS_CPUS = 2
-# EMBED/ZEROSHOT's per-model flags (species, token budget, ...): none for models that no samplesheet sets.
-MODEL_ARGS = ""
+# EMBED/ZEROSHOT's per-model flags (species, token budget, ...): the samplesheet's species for the imported model.
+MODEL_ARGS = {PRETRAINED: "", IMPORTED: "--species Homo_sapiens"}
 
 pytestmark = pytest.mark.slow  # about 20 interpreter start-ups per run, 7 of them importing torch
 
@@ -100,7 +100,7 @@ def embed(workdir, model_id, model_dir, dataset_id, fasta) -> Path:
     per_shard = []
     for shard_fasta in shard(workdir, dataset_id, fasta):
         values = {"model_dir": model_dir.name, "meta.family": MODELS[model_id], "meta.id": model_id,
-                  "fasta": shard_fasta.name, "device": "cpu", "model_args": MODEL_ARGS, "dataset.id": dataset_id,
+                  "fasta": shard_fasta.name, "device": "cpu", "model_args": MODEL_ARGS[model_id], "dataset.id": dataset_id,
                   "shard.index": shard_fasta.stem, "shard_nt": PARAMS["inference_shard_nt"]}
         taskdir = run_task("embed", workdir, values, {model_dir.name: model_dir, shard_fasta.name: shard_fasta})
         per_shard.append(taskdir / f"{model_id}.{dataset_id}.{shard_fasta.stem}.embeddings.h5")
@@ -161,9 +161,10 @@ def run_study(workdir: Path) -> dict:
     run = pretrain / f"{PRETRAINED}_run"
     selected = run_task("select_checkpoint", workdir, {"run": run.name, "rule": PARAMS["pretrain_selection"],
                                                        "meta.id": PRETRAINED}, {run.name: run})
-    initialised = run_task("init_model", workdir, {"meta.family": "kmer", "size": "tiny", "seed": seed,
-                                                   "meta.id": INITIALISED}, {})
-    model_dirs = {PRETRAINED: selected / PRETRAINED, INITIALISED: initialised / INITIALISED}
+    imported = run_task("import_model", workdir, {"meta.family": MODELS[IMPORTED], "meta.id": IMPORTED,
+                                                  "checkpoint": "checkpoint"},
+                        {"checkpoint": ASSETS / "models" / "study_dss"})
+    model_dirs = {PRETRAINED: selected / PRETRAINED, IMPORTED: imported / IMPORTED}
 
     # MPRA_PREP, EMBED of the human UTRs ('utrs') and the oligos, ZEROSHOT of the model with an LM head
     dataset = PARAMS["mpra_dataset"]
@@ -179,7 +180,7 @@ def run_study(workdir: Path) -> dict:
         shard_prefix = f"{prefix}.{shard_fasta.stem}"
         per_shard.append(run_task("zeroshot", workdir, {
             "model_dir": PRETRAINED, "meta.family": MODELS[PRETRAINED], "meta.id": PRETRAINED,
-            "fasta": shard_fasta.name, "strategy": strategy, "device": "cpu", "model_args": MODEL_ARGS,
+            "fasta": shard_fasta.name, "strategy": strategy, "device": "cpu", "model_args": MODEL_ARGS[PRETRAINED],
             "prefix": shard_prefix, "shard_nt": PARAMS["inference_shard_nt"],
         }, {PRETRAINED: model_dirs[PRETRAINED], shard_fasta.name: shard_fasta}) / f"{shard_prefix}.probs.h5")
     probabilities = merge(workdir, f"{prefix}.probs.h5", per_shard)
@@ -263,8 +264,8 @@ def test_embeddings_have_one_row_per_record(runs):
         ids, matrix = read_embeddings(path)
         assert ids == list(fasta_lengths(fasta)), (model, dataset)
         assert matrix.shape[0] == len(ids) and np.isfinite(matrix).all()
-    _, kmer = read_embeddings(outputs["embeddings"][INITIALISED, "utrs"])
-    np.testing.assert_allclose(kmer.sum(axis=1), 1.0, atol=1e-5)  # a k-mer spectrum is a distribution
+    _, imported = read_embeddings(outputs["embeddings"][IMPORTED, "utrs"])
+    assert imported.shape[1] == 32 and np.ptp(imported, axis=0).max() > 0  # the study DSS's d_model
     _, pretrained = read_embeddings(outputs["embeddings"][PRETRAINED, "utrs"])
     assert np.ptp(pretrained, axis=0).max() > 0  # different UTRs, different embeddings
 

@@ -14,7 +14,7 @@ from utrbench.io import read_embeddings, read_nucleotide_embeddings
 from utrbench.models import init_model, save_model
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-FAMILIES = ["dnabert", "ntv2", "dnabert2", "statespace", "kmer"]
+FAMILIES = ["dnabert", "ntv2", "dnabert2", "statespace"]
 SPECIES = ["Homo_sapiens", "Mus_musculus"]
 
 
@@ -73,15 +73,21 @@ def test_windowed_embedding_of_a_short_sequence_equals_unwindowed(models, family
     np.testing.assert_allclose(windowed, states[-1][real].mean(0), atol=1e-5)
 
 
-def test_windows_combine_by_length_weighted_mean(models):
-    """For the context-free k-mer spectrum, windows must reproduce the whole-sequence spectrum exactly."""
-    loaded = models["kmer"]
+def test_windows_combine_by_length_weighted_mean():
+    """For a context-free model, windows must reproduce the whole-sequence embedding exactly.
+
+    The state-space model without blocks, its input convolution reduced to the centre tap, maps
+    each nucleotide to a fixed vector, whatever surrounds it or where it sits.
+    """
+    loaded = init_model("statespace", "tiny", seed=7, num_resnet_blocks=0, num_dss_layers=0)
+    with torch.no_grad():
+        centre = loaded.model.config.edge_kernel_size // 2
+        loaded.model.encoder.weight[..., :centre] = 0
+        loaded.model.encoder.weight[..., centre + 1:] = 0
     sequence = random_sequence(500, 7)
     whole = Embedder(loaded, window=600).embed([sequence])[0]
     windowed = Embedder(loaded, window=50, overlap=12).embed([sequence])[0]
     np.testing.assert_allclose(windowed, whole, atol=1e-6)
-    codes = [sequence[i:i + 3] for i in range(len(sequence) - 2)]
-    assert np.isclose(whole.sum(), 1) and np.isclose(whole.max(), max(codes.count(c) for c in set(codes)) / len(codes))
     per_nt_windowed = Embedder(loaded, window=50, overlap=12).embed_per_nucleotide([sequence])[0]
     per_nt_whole = Embedder(loaded, window=600).embed_per_nucleotide([sequence])[0]
     np.testing.assert_allclose(per_nt_windowed, per_nt_whole, atol=1e-6)

@@ -102,9 +102,9 @@ def slow_bidirectional_dss(layer, u):
     for t in range(length):
         for s in range(length):
             y[..., t] += (K[0, :, t - s] if s <= t else K[1, :, s - t - 1]) * u[..., s]
-    y = F.gelu(y + u * layer.D.detach().double()[:, None])
-    linear = layer.output_linear
-    out = y.transpose(1, 2) @ linear.weight.detach().double().T + linear.bias.detach().double()
+    y = F.gelu(y + u * layer.D.detach().double()[0, :, None])
+    linear = layer.output_linear[0]  # weight [2H, H], bias [2H, 1] (the original's TransposedLinear)
+    out = y.transpose(1, 2) @ linear.weight.detach().double().T + linear.bias.detach().double()[:, 0]
     return F.glu(out, dim=-1).transpose(1, 2)
 
 
@@ -129,7 +129,7 @@ def test_masked_input_is_the_zero_vector(tiny):
     species = torch.tensor([2])
     with torch.no_grad():
         embedding = model.encode(ids, species_ids=species)[0][0]
-    expected = model.encoder.bias + model.species_embedding.weight[2]
+    expected = model.encoder.bias + model.species_encoder.species_embedder.weight[2]
     torch.testing.assert_close(embedding, expected.expand(20, -1).detach())
 
 
@@ -198,7 +198,7 @@ def test_forward_with_labels_gives_the_masked_loss_and_gradients(tiny):
     torch.testing.assert_close(eval_loss, expected)
     gradients = [p.grad for p in model.parameters()]
     assert all(g is not None and torch.isfinite(g).all() for g in gradients)
-    assert model.dss_layers[0].dss.kernel.Lambda.grad.abs().sum() > 0
+    assert model.s4_layers[0].kernel.Lambda.grad.abs().sum() > 0
 
 
 # --- save / load / CLI ---

@@ -180,8 +180,6 @@ def test_batching_does_not_change_results(models):
 def test_errors(models):
     with pytest.raises(UserError, match="shorter than"):
         ZeroShotScorer(models["dnabert"]).score(["ACGTA"], names=["short_one"])
-    with pytest.raises(UserError, match="no LM head"):
-        ZeroShotScorer(init_model("kmer", "tiny"))
     for text in ("strided:0", "strided", "fast"):
         with pytest.raises(UserError):
             parse_strategy(text)
@@ -203,7 +201,6 @@ def model_dirs(tmp_path_factory, models):
     root = tmp_path_factory.mktemp("models")
     for family in ("dnabert", "statespace"):
         save_model(models[family], root / family)
-    save_model(init_model("kmer", "tiny"), root / "kmer")
     return root
 
 
@@ -229,7 +226,6 @@ def test_cli_errors_exit_2_without_output(tmp_path, model_dirs):
     fasta.write_text(">ok\nACGTACGTAGGA\n>tiny\nACG\n")
     cases = [
         ("dnabert", ["--fasta", fasta], "record tiny"),
-        ("kmer", ["--fasta", fasta], "no LM head"),
         ("statespace", ["--fasta", fasta, "--species", "Pan_troglodytes"], "Pan_troglodytes"),
     ]
     for family, args, message in cases:

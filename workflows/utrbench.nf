@@ -1,13 +1,13 @@
 /*
  * UTRBENCH: the 3'UTR study. Builds the multi-species 3'UTR dataset from a whole-genome
- * alignment, pretrains the requested model families on it, adds training-free baselines and the
- * models of the --models samplesheet, computes their embeddings and per-nucleotide zero-shot
+ * alignment, pretrains the requested model families on it, adds the models of the --models
+ * samplesheet (importing downloaded checkpoints), computes their embeddings and per-nucleotide zero-shot
  * probabilities, and benchmarks them on MPRA activity and mRNA half-life.
  */
 
 include { BUILD_UTR_DATASET } from '../subworkflows/local/build_utr_dataset'
 include { PRETRAIN          } from '../subworkflows/local/pretrain'
-include { INIT_MODEL        } from '../modules/local/init_model'
+include { IMPORT_MODEL      } from '../modules/local/import_model'
 include { MPRA_PREP         } from '../modules/local/mpra_prep'
 include { EMBED             } from '../subworkflows/local/embed'
 include { ZEROSHOT          } from '../subworkflows/local/zeroshot'
@@ -25,11 +25,8 @@ workflow UTRBENCH {
     dataset_options   // map: reference, single_exon_only, min_length, pseudocount, valid_fraction, shards
     recipes           // channel: [meta(id, family, size), recipe JSON] to pretrain
     selection_rule    // String: checkpoint rule, 'plateau' (the study) or 'valid'
-    init_families     // String: comma-separated training-free families (e.g. 'kmer')
-    init_size         // String: named size of those models
-    external_models   // channel: [meta(id, family, ...), model_dir] from the --models samplesheet
+    external_models   // channel: [meta(id, family, ...), folder] from the --models samplesheet
     strategies        // channel: zero-shot masking strategies ('exact', 'strided:S', 'unmasked')
-    no_lm_head        // List: families without an LM head (no zero-shot probabilities)
     phylop            // channel: PhyloP bigWig (or empty)
     cadd              // channel: [CADD TSV (bgzip), .tbi] (or empty)
     mpra_tables       // channel: [meta(id, format), MPRA table file(s)] (or empty)
@@ -46,23 +43,23 @@ workflow UTRBENCH {
     )
     pretrained = PRETRAIN(recipes, dataset.train, dataset.valid, dataset.species_list, seed, selection_rule)
 
-    family_names = init_families.tokenize(',').collect { name -> name.trim() }.findAll { name -> name }
-    model_meta = channel.fromList(family_names)
-        .unique()
-        .map { family -> [id: [family, init_size].join('_'), family: family, size: init_size] }
-    initialised = INIT_MODEL(model_meta, init_size, seed)
     // Models trained on the dataset score human sequences with the reference species' embedding
     // (species-aware families; the others ignore it).
     trained = pretrained.models.map { meta, model_dir -> [meta + [species: dataset_options.reference], model_dir] }
-    models = trained.mix(initialised.model, external_models)
+    // A --models folder with utrbench.json is a model directory; any other is a downloaded checkpoint.
+    external = external_models.branch { _meta, folder ->
+        model_dir: folder.resolve('utrbench.json').exists()
+        checkpoint: true
+    }
+    imported = IMPORT_MODEL(external.checkpoint)
+    models = trained.mix(external.model_dir, imported.model)
 
     // Embeddings and zero-shot probabilities of the human 3'UTRs (dataset 'utrs') and the MPRA oligos.
     utrs = dataset.human.map { fasta -> [[id: 'utrs'], fasta] }
     mpra = MPRA_PREP(mpra_tables)
     embedded = EMBED(models, utrs.mix(mpra.fasta.map { meta, fasta -> [[id: meta.id], fasta] }), shard_nt)
     zeroshot = ZEROSHOT(
-        models.filter { meta, _model_dir -> !(meta.family in no_lm_head) },
-        utrs, strategies,
+        models, utrs, strategies,
         dataset.bed.map { bed -> [[id: 'utrs'], bed] }, phylop, cadd, shard_nt
     )
 

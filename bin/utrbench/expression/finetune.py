@@ -71,7 +71,7 @@ class Regressor(nn.Module):
 def new_head(loaded, dropout=0.1, seed=0) -> RegressionHead:
     """A freshly initialised head sized to the model, pooled as the tokenizer allows."""
     hidden_size = getattr(loaded.model.config, "hidden_size", None)
-    if loaded.family.tokenization == "spectrum" or hidden_size is None:
+    if hidden_size is None:
         raise UserError(f"model family {loaded.family.name!r} has no trainable encoder to fine-tune.")
     torch.manual_seed(seed)
     pooling = "first_token" if loaded.tokenizer.cls_id is not None else "mean"

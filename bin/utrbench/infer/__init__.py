@@ -8,5 +8,4 @@
 - :mod:`~utrbench.infer.windows`: windows, token-budget batches and shared tensor helpers;
 - :mod:`~utrbench.infer.records`: FASTA records (streamed) and their species ids;
 - :mod:`~utrbench.infer.shards`: blocks of records, shards of a FASTA and the merge of their results;
-- :mod:`~utrbench.infer.samplesheet`: the ``--models`` samplesheet (``assets/schema_models.json``).
 """

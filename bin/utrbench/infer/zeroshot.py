@@ -81,15 +81,6 @@ def parse_strategy(text: str) -> Strategy:
     raise UserError(f"strategy {text!r} is not 'exact', 'unmasked' or 'strided:S' with an integer S >= 1.")
 
 
-def check_has_lm_head(loaded) -> None:
-    """Models without an LM head (the k-mer spectrum) cannot give probabilities."""
-    if loaded.family.tokenization == "spectrum" or not getattr(loaded.model, "has_lm_head", True):
-        raise UserError(
-            f"model family {loaded.family.name!r} has no LM head, so it gives no per-nucleotide "
-            "probabilities; use it for embeddings only."
-        )
-
-
 def letter_tables(tokenizer, device="cpu") -> dict:
     """For each token length m: vocabulary ids of the A/C/G/T-only tokens of that length, and their
     letters one-hot ``[n_tokens, m * 4]`` (ACGT order), read off the tokenizer's own decoding."""
@@ -237,7 +228,6 @@ class ZeroShotScorer:
 
     def __init__(self, loaded, strategy="exact", readout="middle", window=None, overlap=None,
                  token_budget=16384, device="cpu", precision="auto"):
-        check_has_lm_head(loaded)
         if readout not in READOUTS:
             raise UserError(f"readout {readout!r} is not one of {', '.join(READOUTS)}.")
         self.loaded = loaded

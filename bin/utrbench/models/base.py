@@ -1,6 +1,6 @@
 """The interface every model family implements.
 
-A *family* (``dnabert``, ``ntv2``, ``dnabert2``, ``statespace``, ``kmer``) is one module in
+A *family* (``dnabert``, ``ntv2``, ``dnabert2``, ``statespace``) is one module in
 this package that defines a tokenizer, a config, a model and a :class:`Family` record, and
 registers the record with :func:`utrbench.models.registry.register`. Nothing outside that
 module branches on the family name: pretraining, embeddings, zero-shot probabilities and
@@ -97,7 +97,9 @@ class Family:
     ``sizes`` maps a size name (at least ``tiny`` and ``base``) to config keyword arguments.
     ``new_tokenizer(config)`` builds the tokenizer that matches a config; ``load_tokenizer(dir)``
     reads it back from a model directory. ``load_published(dir)`` (optional) loads a published
-    checkpoint that has no ``utrbench.json`` into our classes by parameter name.
+    checkpoint that has no ``utrbench.json`` into our classes by parameter name and returns
+    ``(model, tokenizer, species)``, the species list being the model's species ids in order
+    (empty for species-agnostic models).
 
     ``tokenization`` tells generic code (masking for pretraining, zero-shot marginalisation)
     how tokens map to nucleotides, without naming families:
@@ -105,8 +107,7 @@ class Family:
     - ``overlapping_kmer``: token i covers nucleotides [i, i + k) (tokenizer has ``k``);
     - ``greedy_kmer``: non-overlapping k-mers with single-letter fallback (tokenizer has ``k``);
     - ``bpe``: variable-length tokens (spans from the tokenizer);
-    - ``nucleotide``: one token per nucleotide;
-    - ``spectrum``: no learned weights and no LM head (k-mer spectrum baseline).
+    - ``nucleotide``: one token per nucleotide.
     """
 
     name: str
@@ -127,8 +128,6 @@ class MaskedLanguageModel:
     List it before the ``transformers`` base class (``class M(MaskedLanguageModel, PreTrainedModel)``)
     so that its ``forward`` is the one used; it defines no ``__init__``.
     """
-
-    has_lm_head = True  # False for models that cannot predict tokens (zero-shot refuses them)
 
     def encode(self, input_ids, attention_mask=None, species_ids=None):  # pragma: no cover - interface
         raise NotImplementedError

@@ -167,7 +167,7 @@ def load_published(directory):
     model = DnabertForMaskedLM(config)
     load_weights_by_name(model, read_weights(directory), directory, PUBLISHED_IGNORED_KEYS)
     tokenizer.max_tokens = config.max_position_embeddings
-    return model.eval(), tokenizer
+    return model.eval(), tokenizer, []  # species-agnostic
 
 
 def new_tokenizer(config):

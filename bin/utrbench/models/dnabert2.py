@@ -393,7 +393,7 @@ def load_published(directory):
     tokenizer = load_tokenizer(directory)
     model = DNABert2ForMaskedLM(_published_config(directory, tokenizer.pad_id))
     load_weights_by_name(model, read_weights(directory), directory, PUBLISHED_IGNORED_KEYS)
-    return model.eval(), tokenizer
+    return model.eval(), tokenizer, []  # species-agnostic
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -209,7 +209,7 @@ def load_published(directory):
     model = NtForMaskedLM(config)
     load_weights_by_name(model, read_weights(directory), directory, PUBLISHED_IGNORED_KEYS)
     tokenizer.max_tokens = max_tokens(config)
-    return model.eval(), tokenizer
+    return model.eval(), tokenizer, []  # species-agnostic
 
 
 def max_tokens(config) -> int:

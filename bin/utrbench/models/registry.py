@@ -8,19 +8,19 @@ the species list (index = species id, sorted alphabetically) and the training pr
 import importlib
 import json
 import pkgutil
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import safetensors.torch
 import torch
 
 from utrbench import __version__
 from utrbench.errors import UserError
 from utrbench.io import atomic_output
 from utrbench.models.base import Family
+from utrbench.models.checkpoints import WEIGHT_FILES, has_weights, load_weights_by_name, read_config, read_weights
 
 INFO_FILE = "utrbench.json"
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
 
 _FAMILIES: dict[str, Family] = {}
 
@@ -37,7 +37,7 @@ def _import_family_modules():
     import utrbench.models as package
 
     for module in pkgutil.iter_modules(package.__path__):
-        if module.name not in {"base", "checkpoints", "registry"}:
+        if module.name not in {"base", "checkpoints", "importer", "registry"}:
             importlib.import_module(f"utrbench.models.{module.name}")
 
 
@@ -120,53 +120,89 @@ def init_model(family_name: str, size: str = "tiny", seed: int = 0, species=None
 
 def save_model(loaded: LoadedModel, directory) -> None:
     """Write weights, config, tokenizer and ``utrbench.json`` to ``directory`` atomically."""
-    directory = Path(directory)
-    with atomic_output(directory) as tmp:
-        tmp.mkdir()
-        loaded.model.save_pretrained(tmp)
-        loaded.tokenizer.save(tmp)
-        info = dict(vars(loaded.info), utrbench_version=__version__)
-        (tmp / INFO_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    with atomic_output(Path(directory)) as tmp:
+        write_model_directory(loaded, tmp)
+
+
+def write_model_directory(loaded: LoadedModel, directory: Path) -> None:
+    """Create ``directory`` with the model's safetensors weights, config, tokenizer and ``utrbench.json``."""
+    directory.mkdir()
+    # Weights under the model's own parameter names (transformers' save_pretrained may rename some,
+    # e.g. ESM LayerNorm weight -> gamma, for its own loader); a tied tensor is stored once.
+    safetensors.torch.save_model(loaded.model, str(directory / "model.safetensors"), metadata={"format": "pt"})
+    loaded.model.config.save_pretrained(directory)
+    loaded.tokenizer.save(directory)
+    write_info(loaded.info, directory)
+
+
+def write_info(info: ModelInfo, directory) -> None:
+    """``utrbench.json``: the family, size, species list and provenance, with sorted keys."""
+    record = dict(vars(info), utrbench_version=__version__)
+    (Path(directory) / INFO_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
+def read_info(directory) -> ModelInfo:
+    """``utrbench.json`` of a model directory."""
+    path = Path(directory) / INFO_FILE
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise UserError(f"{path}: not valid JSON ({error}).") from None
+    if not isinstance(raw, dict) or "family" not in raw:
+        raise UserError(f"{path}: names no model family (expected a JSON object with a 'family' key).")
+    # Other keys (utrbench_version, keys later steps add, such as a study name) are not model settings.
+    return ModelInfo(**{key: raw[key] for key in ModelInfo.__dataclass_fields__ if key in raw})
 
 
 def load_model(directory, family_name: str | None = None, device="cpu") -> LoadedModel:
-    """Load a model directory; published checkpoints without ``utrbench.json`` need ``family_name``."""
+    """Load a model directory; published checkpoints without ``utrbench.json`` need ``family_name``.
+
+    Both kinds load the same way: a model built from the config, then every weight copied by
+    parameter name (:func:`~utrbench.models.checkpoints.load_weights_by_name`), so a missing,
+    unexpected or misshapen weight, or an unreadable weights file, is a :class:`UserError`.
+    """
     directory = Path(directory)
     if not directory.is_dir():
         raise UserError(f"{directory}: model directory not found.")
-    if not any((directory / name).exists() for name in WEIGHT_FILES):
+    if not has_weights(directory):
         raise UserError(f"{directory}: no model weights (expected one of {', '.join(WEIGHT_FILES)}).")
-    info_path = directory / INFO_FILE
-    if info_path.exists():
-        try:
-            raw = json.loads(info_path.read_text())
-        except json.JSONDecodeError as error:
-            raise UserError(f"{info_path}: not valid JSON ({error}).") from None
-        raw.pop("utrbench_version", None)
-        info = ModelInfo(**raw)
+    if (directory / INFO_FILE).exists():
+        info = read_info(directory)
         if family_name and family_name != info.family:
             raise UserError(f"{directory}: holds a {info.family!r} model, not {family_name!r}.")
         family = get_family(info.family)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = family.model_class.from_pretrained(directory, local_files_only=True)
+        config = read_model_config(family, directory)
         tokenizer = family.load_tokenizer(directory)
+        check_vocabulary(config, tokenizer, directory)
+        model = family.model_class(config)
+        load_weights_by_name(model, read_weights(directory), directory)
     else:
         if not family_name:
             raise UserError(f"{directory}: no {INFO_FILE}; name the model family to load a published checkpoint.")
         family = get_family(family_name)
         if family.load_published is None:
             raise UserError(f"{directory}: family {family_name!r} has no published checkpoints to load without {INFO_FILE}.")
-        model, tokenizer = family.load_published(directory)
-        info = ModelInfo(family=family.name, provenance={"published_checkpoint": str(directory)})
-    check_vocabulary(model, tokenizer, directory)
+        model, tokenizer, species = family.load_published(directory)
+        check_vocabulary(model.config, tokenizer, directory)
+        info = ModelInfo(family=family.name, species=species, provenance={"published_checkpoint": str(directory)})
     model.to(device).eval()
     return LoadedModel(model, tokenizer, info, family)
 
 
-def check_vocabulary(model, tokenizer, where) -> None:
-    """A tokenizer whose ids would index past the model's embedding table is an error."""
-    expected = getattr(model.config, "vocab_size", None)
+def read_model_config(family: Family, directory):
+    """The family's config from ``config.json`` of one of our model directories."""
+    raw = read_config(directory)
+    if raw.get("model_type") != family.config_class.model_type:
+        raise UserError(
+            f"{Path(directory) / 'config.json'}: model_type {raw.get('model_type')!r} is not "
+            f"{family.config_class.model_type!r} of family {family.name!r}."
+        )
+    return family.config_class.from_dict(raw)
+
+
+def check_vocabulary(config, tokenizer, where) -> None:
+    """A tokenizer that does not match the model's vocabulary (its embedding rows) is an error."""
+    expected = getattr(config, "vocab_size", None)
     if expected is not None and tokenizer.vocab_size != expected:
         raise UserError(
             f"{where}: the tokenizer has {tokenizer.vocab_size} tokens but the model's vocabulary has "

@@ -11,6 +11,11 @@ A species-aware masked language model over single nucleotides (reference note 03
 The DSS kernel follows Gupta et al. (arXiv:2203.14343, "DSS-softmax") as used in the original
 ``models/zoonomia/state_space/models/dss.py``; it is re-implemented here in plain PyTorch.
 
+Parameter names and shapes are the original ``DSSResNetEmb``'s (``encoder``, ``species_encoder``,
+``resnet_layer``, ``s4_layers``, ``norms``, ``decoder``), so the study's ``model.pt`` checkpoints
+load by name (:func:`load_published`); ``tests/test_parity.py`` checks the outputs against the
+original's on a fixture.
+
 Padding: a padded batch gives the same hidden states at real positions as each sequence alone.
 Hidden states are zeroed at pad positions before every operation that mixes positions (the
 convolutions and the FFT convolution), so pads act like the implicit zero padding of an
@@ -18,9 +23,15 @@ unpadded sequence; the FFT length is 2L, so the convolution is linear, not circu
 DSS-softmax kernel, which is normalised over the sequence length, is built for each sequence's
 own length. Pads may sit at either end of a sequence, not inside it. In training mode BatchNorm
 statistics do include pad positions (as the original, which trained on full-length chunks).
+The original itself has no padding mask: it treats pads as masked (all-zero) bases, so its output
+on a padded batch differs from each sequence alone; ours equals the original's on each sequence
+alone, which is how the study scores sequences. Feeding ``[MASK]`` with a full attention mask
+reproduces the original on a padded batch.
 """
 
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,9 +39,15 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedConfig, PreTrainedModel
 
+from utrbench.errors import UserError
 from utrbench.models.base import Family, MaskedLanguageModel, TokenizedSequence, VocabularyFileTokenizer
-from utrbench.models.registry import register
+from utrbench.models.checkpoints import load_weights_by_name, read_config, read_weights
+from utrbench.models.registry import read_species_file, register
 from utrbench.seq import check_sequence
+
+# The study's species table: Embedding(241, d) over the Zoonomia species sorted alphabetically
+# (hard-coded in its SpecAdd; Homo_sapiens is id 103). A copy of shared/data/species/241_mammals.txt.
+STUDY_SPECIES_FILE = Path(__file__).parent / "data" / "statespace" / "zoonomia_241_species.txt"
 
 # --- tokenizer ---
 
@@ -169,16 +186,42 @@ class SoftmaxDSSKernel(nn.Module):
         return torch.stack(kernels)
 
 
+class ChannelLinear(nn.Module):
+    """A linear map over the channel axis of ``[B, C_in, L]``: weight ``[C_out, C_in]``, bias ``[C_out, 1]``.
+
+    The original's ``TransposedLinear``; its parameter shapes are what the study's checkpoints hold.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels))
+        self.bias = nn.Parameter(torch.empty(out_channels, 1))
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self):
+        """nn.Linear's default initialisation."""
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        bound = 1 / math.sqrt(self.weight.shape[1])
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("bil,oi->bol", x, self.weight) + self.bias
+
+
 class BidirectionalDSS(nn.Module):
-    """DSS layer over ``[B, H, L]``: a forward and a reversed kernel, skip term D, GELU, GLU output."""
+    """DSS layer over ``[B, H, L]``: a forward and a reversed kernel, skip term D, GELU, GLU output.
+
+    Parameter names and shapes are the original's (``kernel.*``, ``D [1, H]``, ``output_linear.0``).
+    """
 
     def __init__(self, config: StateSpaceConfig):
         super().__init__()
         hidden = config.hidden_size
         self.kernel = SoftmaxDSSKernel(hidden, config.state_size, 2, config.dt_min, config.dt_max)
-        self.D = nn.Parameter(torch.empty(hidden))
+        self.D = nn.Parameter(torch.empty(1, hidden))
         self.dropout = nn.Dropout1d(config.dropout)
-        self.output_linear = nn.Linear(hidden, 2 * hidden)
+        self.output_linear = nn.Sequential(ChannelLinear(hidden, 2 * hidden), nn.GLU(dim=-2))
         self.reset_parameters()
 
     @torch.no_grad()
@@ -196,13 +239,16 @@ class BidirectionalDSS(nn.Module):
         # 2L makes the circular convolution linear, so no sequence end wraps onto the other.
         two_sided = F.pad(kernels[:, 0], (0, length)) + F.pad(kernels[:, 1].flip(-1), (length, 0))
         spectrum = torch.fft.rfft(u, n=2 * length) * torch.fft.rfft(two_sided, n=2 * length)[kernel_of_sequence]
-        y = torch.fft.irfft(spectrum, n=2 * length)[..., :length] + u * self.D[:, None]
-        y = self.dropout(F.gelu(y))
-        return F.glu(self.output_linear(y.transpose(1, 2)), dim=-1).transpose(1, 2)
+        y = torch.fft.irfft(spectrum, n=2 * length)[..., :length] + u * self.D[0, :, None]
+        return self.output_linear(self.dropout(F.gelu(y)))
 
 
 class ResidualConvBlock(nn.Module):
-    """``relu(x + BN(conv(relu(BN(conv(x))))))`` over ``[B, H, L]``, pads zeroed before each conv."""
+    """``relu(x + BN(conv(relu(BN(conv(x))))))`` over ``[B, H, L]``, pads zeroed before each conv.
+
+    The original also registers the four layers inside a Sequential (``layer.0/1/3/4``), so its
+    checkpoints hold each tensor twice; :data:`PUBLISHED_ALIASES` maps those names to these.
+    """
 
     def __init__(self, config: StateSpaceConfig):
         super().__init__()
@@ -217,18 +263,16 @@ class ResidualConvBlock(nn.Module):
         return F.relu(self.bn2(self.conv2(h)) + x) * real
 
 
-class DSSLayer(nn.Module):
-    """Bidirectional DSS, dropout, residual and post-LayerNorm."""
+class SpeciesEncoder(nn.Module):
+    """The species embedding added at every position (the original's ``SpecAdd``, label encoder)."""
 
     def __init__(self, config: StateSpaceConfig):
         super().__init__()
-        self.dss = BidirectionalDSS(config)
-        self.dropout = nn.Dropout1d(config.dropout)
-        self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.species_embedder = nn.Embedding(config.num_species, config.hidden_size)
 
-    def forward(self, x: torch.Tensor, real: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        x = x + self.dropout(self.dss(x, lengths))
-        return self.norm(x.transpose(1, 2)).transpose(1, 2) * real
+    def forward(self, species_ids: torch.Tensor) -> torch.Tensor:
+        """``[B, H, 1]``, broadcast over positions."""
+        return self.species_embedder(species_ids)[:, :, None]
 
 
 # --- model ---
@@ -249,9 +293,14 @@ class StateSpaceForMaskedLM(MaskedLanguageModel, PreTrainedModel):
         super().__init__(config)
         hidden, edge = config.hidden_size, config.edge_kernel_size
         self.encoder = nn.Conv1d(config.num_bases, hidden, edge, padding=edge // 2)
-        self.species_embedding = nn.Embedding(config.num_species, hidden)
-        self.resnet_blocks = nn.ModuleList(ResidualConvBlock(config) for _ in range(config.num_resnet_blocks))
-        self.dss_layers = nn.ModuleList(DSSLayer(config) for _ in range(config.num_dss_layers))
+        self.species_encoder = SpeciesEncoder(config)
+        self.resnet_layer = nn.ModuleList(ResidualConvBlock(config) for _ in range(config.num_resnet_blocks))
+        # DSS block k: x = norms[k](x + dropouts[k](s4_layers[k](x))), the original's module names
+        self.s4_layers = nn.ModuleList(BidirectionalDSS(config) for _ in range(config.num_dss_layers))
+        self.dropouts = nn.ModuleList(nn.Dropout1d(config.dropout) for _ in range(config.num_dss_layers))
+        self.norms = nn.ModuleList(
+            nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) for _ in range(config.num_dss_layers)
+        )
         self.decoder = nn.Conv1d(hidden, config.num_bases, edge, padding=edge // 2)
         self.post_init()
 
@@ -276,13 +325,14 @@ class StateSpaceForMaskedLM(MaskedLanguageModel, PreTrainedModel):
         # ids past the bases ([MASK], [PAD]) fall in the dropped columns: the all-zero vector
         one_hot = F.one_hot(input_ids, self.config.vocab_size)[..., : self.config.num_bases]
         x = self.encoder(one_hot.transpose(1, 2).to(real.dtype))
-        x = (x + self.species_embedding(species_ids)[:, :, None]) * real
+        x = (x + self.species_encoder(species_ids)) * real
         states = [x]
-        for block in self.resnet_blocks:
+        for block in self.resnet_layer:
             x = block(x, real)
             states.append(x)
-        for layer in self.dss_layers:
-            x = layer(x, real, lengths)
+        for dss, dropout, norm in zip(self.s4_layers, self.dropouts, self.norms):
+            x = x + dropout(dss(x, lengths))
+            x = norm(x.transpose(1, 2)).transpose(1, 2) * real
             states.append(x)
         return tuple(state.transpose(1, 2) for state in states)
 
@@ -297,6 +347,74 @@ class StateSpaceForMaskedLM(MaskedLanguageModel, PreTrainedModel):
         half = self.config.edge_kernel_size // 2
         windows = F.pad(hidden, (0, 0, half, half)).unfold(1, self.config.edge_kernel_size, 1)  # [B, T, H, k]
         return torch.einsum("nhk,vhk->nv", windows[positions], self.decoder.weight) + self.decoder.bias
+
+
+# --- the study's checkpoints ---
+
+# Each residual block of the original registers conv1, bn1, conv2, bn2 again inside a Sequential
+# ``layer`` (index 2 is the ReLU), so its state dict holds every tensor under two names.
+PUBLISHED_ALIASES = {"layer.0.": "conv1.", "layer.1.": "bn1.", "layer.3.": "conv2.", "layer.4.": "bn2."}
+_ALIAS_KEY = re.compile(r"^(resnet_layer\.\d+\.)(layer\.\d\.)(.*)$")
+
+
+def drop_aliases(state: dict, where) -> dict:
+    """``state`` without the residual blocks' Sequential aliases; an alias must equal its twin.
+
+    Two names of one tensor that disagree mean a damaged or hand-edited checkpoint: an error.
+    Unknown ``layer.<i>`` names are kept, so the loader reports them as unexpected keys.
+    """
+    kept = {}
+    for key, tensor in state.items():
+        match = _ALIAS_KEY.match(key)
+        if match and match.group(2) in PUBLISHED_ALIASES:
+            twin = match.group(1) + PUBLISHED_ALIASES[match.group(2)] + match.group(3)
+            if twin in state and not torch.equal(state[twin], tensor):
+                raise UserError(f"{where}: {key} and {twin} should be the same tensor but differ.")
+            if twin in state:
+                continue
+        kept[key] = tensor
+    return kept
+
+
+def published_config(directory) -> StateSpaceConfig:
+    """Our config from the study checkpoint's ``config.json`` (``DSSResNetEmb`` constructor arguments).
+
+    The original code has no config file; the format is the parity fixture's: ``model_kwargs``
+    (``d_input``, ``d_output``, ``d_model``, ``n_layers``, ``dropout``), ``dss_d_state`` and
+    ``species_table_size``. Everything else is fixed by the original class.
+    """
+    path = Path(directory) / "config.json"
+    published = read_config(directory)
+    kwargs = published.get("model_kwargs")
+    if not isinstance(kwargs, dict) or not {"d_model", "n_layers"} <= kwargs.keys():
+        raise UserError(f"{path}: expected the state-space checkpoint's model_kwargs with d_model and n_layers.")
+    bases = len(NucleotideTokenizer.BASES)
+    if kwargs.get("d_input", bases) != bases or kwargs.get("d_output", bases) != bases:
+        raise UserError(f"{path}: d_input and d_output must be {bases} (one-hot ACGTN), not {kwargs.get('d_input')}/{kwargs.get('d_output')}.")
+    return StateSpaceConfig(
+        hidden_size=int(kwargs["d_model"]), num_dss_layers=int(kwargs["n_layers"]),
+        dropout=float(kwargs.get("dropout", 0.0)), state_size=int(published.get("dss_d_state", 64)),
+        num_species=int(published.get("species_table_size", 241)),
+    )
+
+
+def load_published(directory):
+    """The study's checkpoint (``config.json`` + ``model.pt`` or ``model.safetensors``) in our class.
+
+    ``model.pt`` is read with ``torch.load(weights_only=True)``: tensors only, never pickled code.
+    """
+    directory = Path(directory)
+    config = published_config(directory)
+    model = StateSpaceForMaskedLM(config)
+    state = drop_aliases(read_weights(directory), directory)
+    load_weights_by_name(model, state, directory)
+    return model.eval(), new_tokenizer(config), published_species(config)
+
+
+def published_species(config) -> list:
+    """The species list of a study checkpoint: the 241 Zoonomia species, when the table has 241 rows."""
+    names = read_species_file(STUDY_SPECIES_FILE)
+    return names if config.num_species == len(names) else []
 
 
 def new_tokenizer(config):
@@ -321,6 +439,7 @@ FAMILY = register(
         load_tokenizer=load_tokenizer,
         tokenization="nucleotide",
         species_aware=True,
+        load_published=load_published,
         description="State-space model: species-aware bidirectional DSS ResNet over one-hot nucleotides",
     )
 )

@@ -1,10 +1,9 @@
 """Sequence-feature baselines that need no model and no torch, written as embeddings.
 
 - :func:`kmer_spectrum`: frequencies of the overlapping k-mers (k = 1..6), the study's "5-mers
-  (Siegel)" and half-life "k-mer" baselines. Columns follow the k-mer order of the ``kmer`` model
-  family and DNABERT's vocabulary (base 4, digits A=0, T=1, C=2, G=3); k-mers containing N are
-  left out and each row sums to 1 (the zero row when a sequence has no N-free k-mer), exactly the
-  embedding of the ``kmer`` family.
+  (Siegel)" and half-life "k-mer" baselines, and the pipeline's only k-mer spectrum. Columns follow
+  the k-mer order of DNABERT's vocabulary (base 4, digits A=0, T=1, C=2, G=3); k-mers containing N
+  are left out and each row sums to 1 (the zero row when a sequence has no N-free k-mer).
 - :func:`minimal_features`: the "minseq" features of Griesemer 2021 as the study used them
   (nucleotide and dinucleotide content, longest homopolymer and dinucleotide repeat, uniformity)
   plus length, GC and AU-rich element counts (Siegel 2022). Uniformity is our definition: the
@@ -16,7 +15,7 @@ import re
 
 import numpy as np
 
-KMER_ALPHABET = "ATCG"  # digit order of the kmer family and DNABERT's vocabulary
+KMER_ALPHABET = "ATCG"  # digit order of DNABERT's and NT's vocabularies
 _DIGIT = np.full(256, 4, dtype=np.int64)
 _DIGIT[np.frombuffer(KMER_ALPHABET.encode(), dtype=np.uint8)] = np.arange(4)
 DINUCLEOTIDES = ["".join(p) for p in itertools.product("ACGT", repeat=2)]

@@ -111,6 +111,7 @@ workflow {
         task_options,
         variant_sources,
         variant_options,
+        params.inference_shard_nt,
         params.seed
     )
 

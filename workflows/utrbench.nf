@@ -40,6 +40,7 @@ workflow UTRBENCH {
                       //      rbp_stepwise_r_min, rbp_bootstrap, rbp_bootstrap_seed
     variant_sources   // channel: [clinvar, gnomad VCFs + indices, eQTL tables, CADD files, tables] (or empty)
     variant_options   // map: per_class, shared_negatives, gnomad_pass_only, window, vis_widths, strategies, utr_strategy
+    shard_nt          // Integer: nucleotides per EMBED / ZEROSHOT shard
     seed              // Integer: seed of every random step
 
     main:
@@ -64,11 +65,11 @@ workflow UTRBENCH {
     // Embeddings and zero-shot probabilities of the human 3'UTRs (dataset 'utrs') and the MPRA oligos.
     utrs = dataset.human.map { fasta -> [[id: 'utrs'], fasta] }
     mpra = MPRA_PREP(mpra_tables)
-    embedded = EMBED(models, utrs.mix(mpra.fasta.map { meta, fasta -> [[id: meta.id], fasta] }))
-    zeroshot = ZEROSHOT(models, utrs, strategies, dataset.bed.map { bed -> [[id: 'utrs'], bed] }, phylop, cadd)
+    embedded = EMBED(models, utrs.mix(mpra.fasta.map { meta, fasta -> [[id: meta.id], fasta] }), shard_nt)
+    zeroshot = ZEROSHOT(models, utrs, strategies, dataset.bed.map { bed -> [[id: 'utrs'], bed] }, phylop, cadd, shard_nt)
     variants_task = TASK_VARIANTS(
         variant_sources, dataset.bed, genome, models, zeroshot.probs, dataset.zooal, zeroshot.baselines,
-        variant_options, seed
+        variant_options, shard_nt, seed
     )
 
     // RBP motifs from the per-nucleotide probabilities of the human UTRs, Zoo-AL and the baselines

@@ -296,10 +296,15 @@ def run_variant_task(workdir, bed, genome, zooal, model_dir, utr_probabilities) 
     # statespace falls under 'default:unmasked'; models trained on the dataset score RNA windows
     strategy = PARAMS["variants_strategies"].split(",")[-1].split(":", 1)[1]
     prefix = f"{PRETRAINED}.variant_windows_rna.{strategy.replace(':', '')}"
-    window_probs = run_task("zeroshot", workdir, {
-        "model_dir": PRETRAINED, "meta.family": MODELS[PRETRAINED], "meta.id": PRETRAINED, "fasta": "variant_windows.rna.fa",
-        "strategy": strategy, "device": "cpu", "model_args": MODEL_ARGS[PRETRAINED], "prefix": prefix,
-    }, {PRETRAINED: model_dir, "variant_windows.rna.fa": windows / "variant_windows.rna.fa"}) / f"{prefix}.probs.h5"
+    per_shard = []  # ZEROSHOT_SHARDED, as for the UTRs
+    for shard_fasta in shard(workdir, "variant_windows_rna", windows / "variant_windows.rna.fa"):
+        shard_prefix = f"{prefix}.{shard_fasta.stem}"
+        per_shard.append(run_task("zeroshot", workdir, {
+            "model_dir": PRETRAINED, "meta.family": MODELS[PRETRAINED], "meta.id": PRETRAINED, "fasta": shard_fasta.name,
+            "strategy": strategy, "device": "cpu", "model_args": MODEL_ARGS[PRETRAINED], "prefix": shard_prefix,
+            "shard_nt": PARAMS["inference_shard_nt"],
+        }, {PRETRAINED: model_dir, shard_fasta.name: shard_fasta}) / f"{shard_prefix}.probs.h5")
+    window_probs = merge(workdir, f"{prefix}.probs.h5", per_shard)
     common = {"variants.tsv": variants, "variant_windows.tsv": windows / "variant_windows.tsv", "utrs.bed": bed}
     jobs = {
         PRETRAINED: (f"--utr-probs {utr_probabilities.name}",

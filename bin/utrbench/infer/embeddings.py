@@ -5,12 +5,15 @@
 - Pooling ``mean`` (default): mean over real tokens, i.e. attended and not special (``[CLS]``,
   ``[SEP]``, padding, ``[UNK]`` are left out); ``max``: element-wise maximum over the same tokens;
   ``cls``: the first token of the first window (models with a ``[CLS]`` token only).
-- Long sequences: overlapping windows (:mod:`utrbench.infer.windows`); a token counts in the window
+- Long sequences: overlapping windows (:mod:`utrbench.infer.windows`; by default the model's
+  context in tokens); a token counts in the window
   that keeps its first nucleotide, and the mean runs over all counted tokens of all windows (a
   length-weighted mean, not a mean of window means).
 - Per-nucleotide embeddings: the mean of the tokens covering the nucleotide (the k overlapping
   k-mers of DNABERT; the one token of NT and BPE, repeated over its letters; the base itself).
 - Batches: windows sorted by length and packed to a token budget; bf16 autocast on CUDA.
+- Streaming: callers embed one block of records at a time (:mod:`utrbench.infer.shards`), so
+  memory holds one block.
 """
 
 import numpy as np
@@ -21,12 +24,10 @@ from utrbench.infer.windows import (
     autocast,
     check_lengths,
     check_window,
-    default_window,
     pad_rows,
-    plan_windows,
+    sequence_windows,
     token_budget_batches,
     token_coverage,
-    tokenize_window,
 )
 
 POOLINGS = ("mean", "max", "cls")
@@ -60,9 +61,12 @@ class Embedder:
         self.layer_text = str(layer)
         self.layers = parse_layers(layer)
         self.pooling = pooling
-        self.window = window or default_window(self.tokenizer, loaded.family.tokenization)
-        self.overlap = self.window // 4 if overlap is None else overlap
-        check_window(self.window, self.overlap)
+        if window is not None:
+            overlap = window // 4 if overlap is None else overlap
+            check_window(window, overlap)
+        elif overlap is not None:
+            raise UserError("--overlap needs --window: the default window overlaps by a quarter of the context.")
+        self.window, self.overlap = window, overlap
         self.token_budget = token_budget
         self.device = device
         self.precision = precision
@@ -133,9 +137,10 @@ class Embedder:
         check_lengths(sequences, names, self.tokenizer, self.loaded.family.tokenization)
         windows, tokens = [], []
         for record, sequence in enumerate(sequences):
-            for window in plan_windows(record, len(sequence), self.window, self.overlap):
+            for window, tokenized in sequence_windows(self.tokenizer, record, sequence, self.window, self.overlap,
+                                                      f"record {names[record]}"):
                 windows.append(window)
-                tokens.append(tokenize_window(self.tokenizer, sequence, window, f"record {names[record]}"))
+                tokens.append(tokenized)
         for batch in token_budget_batches([len(t) for t in tokens], self.token_budget):
             batch_windows, batch_tokens = [windows[i] for i in batch], [tokens[i] for i in batch]
             input_ids = pad_rows([t.ids for t in batch_tokens], self.tokenizer.pad_id, self.device)

@@ -38,15 +38,17 @@ def main(model_dir, family, fasta, out, layer, pooling, per_nucleotide, species_
     from utrbench.infer.shards import iter_blocks
     from utrbench.io import InferenceWriter, atomic_output
     from utrbench.models import load_model
+    from utrbench.progress import Progress
 
     device = resolve_device(device)
     loaded = load_model(model_dir, family, device=device)
-    embedder = Embedder(loaded, layer, pooling, window, overlap, token_budget, device, precision)
+    progress = Progress("embedding", unit="windows")
+    embedder = Embedder(loaded, layer, pooling, window, overlap, token_budget, device, precision, progress)
     attrs = dict(model=model_id or Path(model_dir).name, family=loaded.family.name, layer=str(layer),
                  pooling="per_nucleotide" if per_nucleotide else pooling, window=str(window or "context"),
                  overlap=str(embedder.overlap or "context / 4"), precision=precision, shard_nt=shard_nt)
     kind = "nucleotide_embeddings" if per_nucleotide else "embeddings"
-    with atomic_output(out, suffix=".h5") as tmp, InferenceWriter(tmp, kind, attrs) as writer:
+    with progress, atomic_output(out, suffix=".h5") as tmp, InferenceWriter(tmp, kind, attrs) as writer:
         for block in iter_blocks(iter_records(fasta), shard_nt):
             ids, sequences = [name for name, _ in block], [s for _, s in block]
             species = species_ids(loaded.info, ids, species_name, species_from_id, fasta)

@@ -42,14 +42,16 @@ def main(model_dir, family, fasta, out, strategy, readout, orientation, species_
     from utrbench.infer.zeroshot import ZeroShotScorer
     from utrbench.io import InferenceWriter, atomic_output
     from utrbench.models import load_model
+    from utrbench.progress import Progress
 
     device = resolve_device(device)
     loaded = load_model(model_dir, family, device=device)
-    scorer = ZeroShotScorer(loaded, strategy, readout, window, overlap, token_budget, device, precision)
+    progress = Progress(f"zero-shot {strategy}", unit="copies")
+    scorer = ZeroShotScorer(loaded, strategy, readout, window, overlap, token_budget, device, precision, progress)
     attrs = dict(model=model_id or Path(model_dir).name, family=loaded.family.name, strategy=str(scorer.strategy),
                  readout=readout, orientation=orientation, window=str(window or "context"),
                  overlap=str(scorer.overlap or "context / 4"), shard_nt=shard_nt)
-    with atomic_output(out, suffix=".h5") as tmp, InferenceWriter(tmp, "probs", attrs, np.dtype(probs_dtype)) as writer:
+    with progress, atomic_output(out, suffix=".h5") as tmp, InferenceWriter(tmp, "probs", attrs, np.dtype(probs_dtype)) as writer:
         for block in iter_blocks(iter_records(fasta), shard_nt):
             ids = [name for name, _ in block]
             species = species_ids(loaded.info, ids, species_name, species_from_id, fasta)

@@ -29,6 +29,7 @@ from utrbench.infer.windows import (
     token_budget_batches,
     token_coverage,
 )
+from utrbench.progress import SILENT
 
 POOLINGS = ("mean", "max", "cls")
 
@@ -50,7 +51,7 @@ class Embedder:
     """Embeddings of one loaded model; see the module docstring for what is computed."""
 
     def __init__(self, loaded, layer="-1", pooling="mean", window=None, overlap=None, token_budget=16384,
-                 device="cpu", precision="auto"):
+                 device="cpu", precision="auto", progress=SILENT):
         if pooling not in POOLINGS:
             raise UserError(f"pooling {pooling!r} is not one of {', '.join(POOLINGS)}.")
         if pooling == "cls" and getattr(loaded.tokenizer, "cls_id", None) is None:
@@ -70,6 +71,7 @@ class Embedder:
         self.token_budget = token_budget
         self.device = device
         self.precision = precision
+        self.progress = progress  # counts windows encoded
 
     def embed(self, sequences, names=None, species_ids=None) -> np.ndarray:
         """Pooled embeddings ``[n, d]`` (float32)."""
@@ -141,6 +143,7 @@ class Embedder:
                                                       f"record {names[record]}"):
                 windows.append(window)
                 tokens.append(tokenized)
+        self.progress.extend(len(windows))
         for batch in token_budget_batches([len(t) for t in tokens], self.token_budget):
             batch_windows, batch_tokens = [windows[i] for i in batch], [tokens[i] for i in batch]
             input_ids = pad_rows([t.ids for t in batch_tokens], self.tokenizer.pad_id, self.device)
@@ -154,4 +157,5 @@ class Embedder:
             if not selected:
                 raise UserError(f"layer {self.layer_text} selects none of the model's {len(states)} hidden states.")
             hidden = torch.stack([s.float() for s in selected]).mean(0)
+            self.progress.update(len(batch))
             yield batch_windows, batch_tokens, hidden

@@ -51,6 +51,7 @@ from utrbench.infer.windows import (
     sequence_windows,
     token_coverage,
 )
+from utrbench.progress import SILENT
 from utrbench.seq import reverse_complement
 
 BASES = "ACGT"
@@ -227,7 +228,7 @@ class ZeroShotScorer:
     """
 
     def __init__(self, loaded, strategy="exact", readout="middle", window=None, overlap=None,
-                 token_budget=16384, device="cpu", precision="auto"):
+                 token_budget=16384, device="cpu", precision="auto", progress=SILENT):
         if readout not in READOUTS:
             raise UserError(f"readout {readout!r} is not one of {', '.join(READOUTS)}.")
         self.loaded = loaded
@@ -246,6 +247,7 @@ class ZeroShotScorer:
         self.precision = precision
         self.tables = letter_tables(self.tokenizer, device)
         self.plan_seconds = 0.0
+        self.progress = progress  # counts masked copies scored
 
     def score(self, sequences, names=None, species_ids=None, orientation="forward") -> list:
         """Probabilities ``[L, 4]`` (float32, ACGT, rows sum to 1) for each sequence, as one block.
@@ -287,6 +289,7 @@ class ZeroShotScorer:
         sums = torch.zeros(int(plan.offsets[-1]), 4, dtype=torch.float32, device=self.device)
         lengths = [len(t) for t in plan.tokens]
         tables, remaining = {}, list(plan.copy_counts)
+        self.progress.extend(int(sum(plan.copy_counts)))
         started = time.perf_counter()
         for batch in copy_batches(lengths, plan.copy_counts, self.token_budget):
             for window, first, stop in batch:
@@ -299,6 +302,7 @@ class ZeroShotScorer:
                     del tables[window]
             self.plan_seconds += time.perf_counter() - started
             self._score_batch(*inputs, sums)
+            self.progress.update(sum(stop - first for _, first, stop in batch))
             started = time.perf_counter()
         self.plan_seconds += time.perf_counter() - started
         return sums

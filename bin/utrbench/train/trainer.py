@@ -374,7 +374,7 @@ def pretrain(recipe, train_paths, run_dir, seed=0, valid_paths=(), device="cpu",
     checkpoint, after ``max_steps_this_run`` steps or before ``max_hours`` have passed;
     ``trainer.finished`` tells whether the recipe's steps are done.
     """
-    from tqdm import tqdm
+    from utrbench.progress import SILENT, Progress
 
     started = time.monotonic()
     deadline = started + max_hours * 3600 if max_hours else None
@@ -401,7 +401,8 @@ def pretrain(recipe, train_paths, run_dir, seed=0, valid_paths=(), device="cpu",
         provenance.pop("step", None)
         provenance.pop("tokens_seen", None)
         _run(trainer, recipe, run_dir, checkpoint_dir, provenance, max_steps_this_run, deadline,
-             tqdm(total=recipe.steps, initial=trainer.step, unit="step", disable=not (progress and dist.is_main)))
+             Progress(f"pretraining from step {trainer.step}", recipe.steps - trainer.step, "steps")
+             if progress and dist.is_main else SILENT)
         trainer.finished = trainer.step >= recipe.steps
         if dist.is_main:
             write_log(trainer.log_rows, Path(run_dir) / LOG_FILE)
@@ -414,7 +415,7 @@ def pretrain(recipe, train_paths, run_dir, seed=0, valid_paths=(), device="cpu",
         dist.close()
 
 
-def _run(trainer, recipe, run_dir, checkpoint_dir, provenance, max_steps_this_run, deadline, bar):
+def _run(trainer, recipe, run_dir, checkpoint_dir, provenance, max_steps_this_run, deadline, progress):
     """Steps until the recipe's end, ``max_steps_this_run``, or too close to ``deadline`` (monotonic s)."""
     limit = recipe.steps if max_steps_this_run is None else min(recipe.steps, trainer.step + max_steps_this_run)
     interval = {"loss": 0.0, "steps": 0, "tokens": 0, "started": time.perf_counter()}
@@ -426,8 +427,7 @@ def _run(trainer, recipe, run_dir, checkpoint_dir, provenance, max_steps_this_ru
         interval["loss"] += result.loss
         interval["steps"] += 1
         interval["tokens"] += result.tokens
-        bar.update(1)
-        bar.set_postfix(loss=f"{result.loss:.4f}", refresh=False)
+        progress.update(1)
         step = trainer.step
         # stop while another step, a validation and a checkpoint still fit (twice the slowest seen)
         out_of_time = deadline is not None and time.monotonic() + 2 * (longest_step + checkpoint_seconds) > deadline
@@ -444,6 +444,9 @@ def _run(trainer, recipe, run_dir, checkpoint_dir, provenance, max_steps_this_ru
                 "valid_loss": trainer.validate() if validate else math.nan,
             })
             interval = {"loss": 0.0, "steps": 0, "tokens": 0, "started": time.perf_counter()}
+            if validate:
+                row = trainer.log_rows[-1]
+                progress.write(f"step {step}: train loss {row['loss']:.4f}, validation loss {row['valid_loss']:.4f}")
         if checkpoint:
             saving_started = time.monotonic()
             trainer.save_checkpoint(run_dir, checkpoint_dir, provenance)
@@ -451,4 +454,4 @@ def _run(trainer, recipe, run_dir, checkpoint_dir, provenance, max_steps_this_ru
         if out_of_time:
             trainer.out_of_time = True
             break
-    bar.close()
+    progress.close()

@@ -13,7 +13,9 @@
 process PRETRAIN {
     tag "${meta.id}"
     label 'process_gpu'
-    errorStrategy task.exitStatus == 75 || task.exitStatus == 104 || task.exitStatus in (130..145) ? 'retry' : 'finish'
+    // A closure: Nextflow 25.10's default parser evaluates a bare expression once, before `task` exists
+    // ("No such variable: task"); nf-lint's "closure is no longer required" holds only for the v2 parser.
+    errorStrategy { task.exitStatus == 75 || task.exitStatus == 104 || task.exitStatus in (130..145) ? 'retry' : 'finish' }
 
     input:
     tuple val(meta), path(recipe)
@@ -37,7 +39,7 @@ process PRETRAIN {
     def nproc = task.accelerator ? "${task.accelerator.request}" : '1'
     def device = task.accelerator ? 'cuda' : 'cpu'
     """
-    pretrain.py --recipe ${recipe} --valid ${valid} --species ${species} --seed ${seed} --device ${device} --nproc-per-node ${nproc} --resume --checkpoint-dir ${checkpoint_root}/${meta.id} --max-hours ${max_hours} --workers ${task.cpus} --no-progress --out ${meta.id}_run ${args} ${train_shards}
+    pretrain.py --recipe ${recipe} --valid ${valid} --species ${species} --seed ${seed} --device ${device} --nproc-per-node ${nproc} --resume --checkpoint-dir ${checkpoint_root}/${meta.id} --max-hours ${max_hours} --workers ${task.cpus} --out ${meta.id}_run ${args} ${train_shards}
     """
 
     stub:

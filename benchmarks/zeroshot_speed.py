@@ -44,11 +44,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bin"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "data"))
 
-from utrbench.infer.windows import pad_rows  # noqa: E402
 from utrbench.infer.zeroshot import ZeroShotScorer, copy_batches, copy_table  # noqa: E402
 from utrbench.models import init_model  # noqa: E402
-from utrbench.train.masking import mask_batch  # noqa: E402
+from tiny_training import train_on_batches  # noqa: E402
 
 CHUNK = 508
 MOTIF = "TGTAAATA"  # a Pumilio-like 3'UTR element
@@ -265,22 +265,7 @@ def planted_sequences(count, length, rng):
 
 def train_briefly(loaded, steps, rng):
     """A minimal masked-LM loop (15 % masking with the project's collator), AdamW, batch 16 x 200 nt."""
-    model, tokenizer = loaded.model, loaded.tokenizer
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    model.train()
-    for step in range(steps):
-        sequences, _ = planted_sequences(16, 200, rng)
-        encoded = [tokenizer.encode(s).ids for s in sequences]
-        ids = pad_rows(encoded, tokenizer.pad_id, "cpu").numpy()
-        attention = ids != tokenizer.pad_id
-        inputs, labels = mask_batch(ids, attention, tokenizer, loaded.family.tokenization, rng)
-        loss = model(torch.tensor(inputs), torch.tensor(attention), torch.zeros(16, dtype=torch.long),
-                     labels=torch.tensor(labels)).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    model.eval()
-    return loss.item()
+    return train_on_batches(loaded, (planted_sequences(16, 200, rng)[0] for _ in range(steps)), rng)
 
 
 def auc(scores, labels):

@@ -326,31 +326,21 @@ def planted_study(count=16, length=400, seed=11):
 def train_on(loaded, sequences, steps, seed=0):
     """A minimal masked-LM loop over random 200-nt crops of ``sequences`` (the project's collator)."""
     import torch
-
-    from utrbench.infer.windows import pad_rows
-    from utrbench.train.masking import mask_batch
+    from tiny_training import train_on_batches
 
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    model, tokenizer = loaded.model, loaded.tokenizer
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    model.train()
     texts = list(sequences.values())
-    for _ in range(steps):
-        crops = []
-        for n in rng.integers(0, len(texts), 16):
-            start = int(rng.integers(0, len(texts[n]) - 200 + 1))
-            crops.append(texts[n][start:start + 200])
-        ids = pad_rows([tokenizer.encode(c).ids for c in crops], tokenizer.pad_id, "cpu").numpy()
-        attention = ids != tokenizer.pad_id
-        inputs, labels = mask_batch(ids, attention, tokenizer, loaded.family.tokenization, rng)
-        loss = model(torch.tensor(inputs), torch.tensor(attention), torch.zeros(16, dtype=torch.long),
-                     labels=torch.tensor(labels)).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    model.eval()
-    return loss.item()
+
+    def crops():
+        for _ in range(steps):
+            batch = []
+            for n in rng.integers(0, len(texts), 16):
+                start = int(rng.integers(0, len(texts[n]) - 200 + 1))
+                batch.append(texts[n][start:start + 200])
+            yield batch
+
+    return train_on_batches(loaded, crops(), rng)
 
 
 @pytest.mark.slow

@@ -423,27 +423,10 @@ def planted(rng, count, length):
 
 
 def train_on_motif(loaded, steps, rng):
-    """A short masked-LM run (the project's collator, AdamW) on sequences with the planted motif."""
-    import torch
+    """A short masked-LM run (the project's collator, AdamW) on 16 x 200-nt sequences with the planted motif."""
+    from tiny_training import train_on_batches
 
-    from utrbench.infer.windows import pad_rows
-    from utrbench.train.masking import mask_batch
-
-    model, tokenizer = loaded.model, loaded.tokenizer
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    model.train()
-    with torch.enable_grad():
-        for _ in range(steps):
-            sequences, _ = planted(rng, 16, 200)
-            ids = pad_rows([tokenizer.encode(s).ids for s in sequences], tokenizer.pad_id, "cpu").numpy()
-            attention = ids != tokenizer.pad_id
-            inputs, labels = mask_batch(ids, attention, tokenizer, loaded.family.tokenization, rng)
-            loss = model(torch.tensor(inputs), torch.tensor(attention), torch.zeros(16, dtype=torch.long),
-                         labels=torch.tensor(labels)).loss
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    model.eval()
+    train_on_batches(loaded, (planted(rng, 16, 200)[0] for _ in range(steps)), rng)
 
 
 @pytest.mark.slow  # 100 training steps and two scorings: about 90 s of CPU

@@ -153,3 +153,33 @@ def test_profile_params_are_declared_and_valid(config):
     instance = {name: value for name, value in instance.items() if value is not None}
     errors = [error.message for error in Draft202012Validator(SCHEMA).iter_errors(instance)]
     assert not errors
+
+
+# The param that switches each part of the benchmark on; test_full must set every one (RBP and
+# variant tasks add theirs here when they land).
+FULL_BENCHMARK_INPUTS = ["utr_gtf", "utr_genome", "utr_hal", "utr_species", "models", "phylop_bigwig", "cadd_tsv",
+                         "mpra_tables", "halflife_table", "expression_genome", "expression_gtf", "expression_table"]
+README = (PROJECT_DIR / "README.md").read_text()
+
+
+def readme_section(title):
+    """The text of the README's ``## title`` section, up to the next ``## ``."""
+    start = README.index(f"\n## {title}\n")
+    end = README.find("\n## ", start + 1)
+    return README[start:end if end != -1 else len(README)]
+
+
+def test_full_profile_runs_every_task_on_real_inputs():
+    params = parse_params_blocks((PROJECT_DIR / "conf" / "test_full.config").read_text(), "test_full.config")
+    assert [name for name in FULL_BENCHMARK_INPUTS if not params.get(name)] == []
+    bundled = {name: value for name, value in params.items() if isinstance(value, str) and str(PROJECT_DIR) in value}
+    assert bundled == {}, "test_full must not read the bundled test data"
+
+
+def test_full_profile_inputs_are_documented_in_the_readme():
+    """Every file test_full reads is named in the README's download section, so neither drifts alone."""
+    params = parse_params_blocks((PROJECT_DIR / "conf" / "test_full.config").read_text(), "test_full.config")
+    section = readme_section("Full benchmark (`test_full`)")
+    file_names = {name: value.split("/")[-1] for name, value in params.items()
+                  if PROPERTIES[name]["type"] == "string" and name in FULL_BENCHMARK_INPUTS}
+    assert {name: file_name for name, file_name in file_names.items() if file_name not in section} == {}

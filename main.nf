@@ -23,6 +23,7 @@ workflow {
         // `--utr_single_exon_only false` arrives as the string 'false' under the strict parser.
         single_exon_only: params.utr_single_exon_only.toString().toBoolean(),
         min_length: params.utr_min_length,
+        min_coverage: params.utr_min_coverage,
         pseudocount: params.zooal_pseudocount,
         valid_fraction: params.pretrain_valid_fraction,
         shards: params.pretrain_shards,
@@ -44,13 +45,28 @@ workflow {
                 [meta.findAll { _key, value -> value != null && value != [] }, file(folder.toString(), checkIfExists: true)]
             }
         : channel.empty()
+    // The study's MPRA cross-validation per format unless given (reference 01, task 3): Griesemer leave one gene
+    // out with its own Ridge grid, Siegel leave one chromosome out; fastUTR's thousands of near-identical-oligo
+    // clusters (and a generic table's groups) go into 10 grouped folds.
+    def mpra_study_folds = [griesemer: 0, siegel: 0, fastutr: 10, generic: 10]
     task_options = [
         predictors: params.task_predictors,
         mpra_baselines: params.mpra_baselines,
-        mpra_alphas: params.mpra_alphas,
-        mpra_n_folds: params.mpra_n_folds,
+        mpra_alphas: params.mpra_alphas ?: (params.mpra_format == 'griesemer' ? 'griesemer' : 'siegel'),
+        mpra_n_folds: params.mpra_n_folds != null ? params.mpra_n_folds : mpra_study_folds[params.mpra_format],
         halflife_baselines: params.halflife_baselines,
+        rbp_stepwise_r_min: params.rbp_stepwise_r_min,
+        rbp_bootstrap: params.rbp_bootstrap,
+        rbp_bootstrap_seed: params.rbp_bootstrap_seed,
     ]
+    if (params.rbp_eclip && !params.rbp_motifs) {
+        error("--rbp_eclip needs --rbp_motifs (the RBNS k-mer table) as well.")
+    }
+    // eCLIP peaks: a glob of BED files, or a CSV samplesheet with one 'peaks' column
+    rbp_eclip = !params.rbp_eclip ? channel.empty()
+        : params.rbp_eclip.endsWith('.csv')
+        ? channel.fromList(samplesheetToList(params.rbp_eclip, "${projectDir}/assets/schema_rbp_eclip.json")).map { row -> row instanceof List ? row[0] : row }
+        : channel.fromPath(params.rbp_eclip, checkIfExists: true)
 
     bench = UTRBENCH(
         gtf, genome, maf, hal,
@@ -65,6 +81,8 @@ workflow {
         params.cadd_tsv ? channel.value([file(params.cadd_tsv, checkIfExists: true), file("${params.cadd_tsv}.tbi", checkIfExists: true)]) : channel.empty(),
         params.mpra_tables ? channel.of([[id: params.mpra_dataset, format: params.mpra_format], files(params.mpra_tables, checkIfExists: true)]) : channel.empty(),
         params.halflife_table ? channel.value(file(params.halflife_table, checkIfExists: true)) : channel.empty(),
+        rbp_eclip,
+        params.rbp_eclip && params.rbp_motifs ? channel.value(file(params.rbp_motifs, checkIfExists: true)) : channel.empty(),
         task_options,
         params.seed
     )
@@ -116,7 +134,7 @@ workflow {
     publish:
     models = model_records
     pretraining = bench.runs.map { meta, run -> meta + [run: run] }
-    dataset = bench.human.mix(bench.orthologs, bench.coverage, bench.counts, bench.bed, bench.table, bench.train, bench.valid)
+    dataset = bench.human.mix(bench.orthologs, bench.coverage, bench.regions, bench.counts, bench.bed, bench.table, bench.train, bench.valid)
     expression = expression.dataset.mix(
         expression.dataset_summary, expression.dexter_variables, expression.dexter_model, expression.dexter_graph,
         expression.comparison, expression.summary, expression.figures
@@ -130,6 +148,8 @@ workflow {
     metrics = expression.metrics.map { _meta, tsv -> tsv }.mix(bench.metrics, report.agreement)
     figures = bench.figures
     predictions = bench.predictions.map { _meta, tsv -> tsv }
+    rbp = bench.rbp_sites.join(bench.rbp_counts).join(bench.rbp_scores)
+        .map { data, sites, counts, scores -> [dataset: data.id, sites: sites, counts: counts, scores: scores] }
     pipeline_info = versions.yml
     multiqc = report.html.mix(report.content)
 }
@@ -173,6 +193,14 @@ output {
     }
     predictions {
         path 'predictions'
+    }
+    rbp {
+        // Site table, counts per step and score table of the RBP task, per dataset.
+        path 'rbp'
+        index {
+            path 'rbp/index.csv'
+            header true
+        }
     }
     expression {
         // File names start with the tissue, so several tissues can share the folder.

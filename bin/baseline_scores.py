@@ -10,7 +10,8 @@ from utrbench.cli import command
 @click.option("--bed", type=click.Path(), required=True, help="UTR BED6 (one line per exon, name = UTR id).")
 @click.option("--phylop", type=click.Path(), default=None, help="PhyloP bigWig.")
 @click.option("--cadd", type=click.Path(), default=None, help="CADD whole-genome TSV (bgzip + tabix index).")
-@click.option("--cadd-column", default="PHRED", show_default=True, help="CADD score column (PHRED or RawScore).")
+@click.option("--cadd-column", default="RawScore", show_default=True,
+              help="CADD score column: RawScore (the study's) or PHRED.")
 @click.option("--out", type=click.Path(), required=True, help="Scores HDF5 (ids, offsets, probs [L, 4]).")
 def main(bed, phylop, cadd, cadd_column, out):
     """Write one baseline's per-position scores for every UTR of the BED."""

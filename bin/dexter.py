@@ -30,12 +30,15 @@ def main(fasta, labels, tss_index, n_bins, increase_ratio, increase_delta, max_k
     from utrbench.expression.dexter import encode_sequences, model_description, run_dexter, variables_table
     from utrbench.expression.labels import read_labeled_windows
     from utrbench.io import atomic_output, write_metrics, write_tsv
+    from utrbench.progress import Progress
 
     genes, sequences, y, split = read_labeled_windows(fasta, labels)
     codes = encode_sequences(sequences)
     is_train = split != "test"
-    run = run_dexter(codes, y, is_train, codes.shape[1] // 2 if tss_index is None else tss_index, n_bins=n_bins,
-                     ratio=increase_ratio, delta=increase_delta, max_kmer_length=max_kmer_length, folds=folds)
+    with Progress("DExTER exploration", unit="domains") as progress:
+        run = run_dexter(codes, y, is_train, codes.shape[1] // 2 if tss_index is None else tss_index, n_bins=n_bins,
+                         ratio=increase_ratio, delta=increase_delta, max_kmer_length=max_kmer_length, folds=folds,
+                         progress=progress)
     test_genes = genes[~is_train]
     write_tsv(variables_table(run), out_variables, float_format="%.9g")
     write_tsv(pd.DataFrame(run.exploration.graph), out_graph, float_format="%.9g")

@@ -2,8 +2,8 @@
 """MPRA target tables: one ``<dataset>.<cell>_<measure>.tsv`` per cell line and measure, plus ``<dataset>.fa``.
 
 Formats (see utrbench.tasks.mpra): 'fastutr' (Saluki's fastUTR_mpra.txt.gz), 'siegel' (one or more
-sequence_level_data_<cell>.csv), 'griesemer' (Oligo_Variant_Info.txt and Variant_MPRAu_Results.txt,
-recognised by name), 'generic' (one table with the named columns).
+sequence_level_data_<cell>.csv), 'griesemer' (Oligo_Variant_Info.txt, Variant_MPRAu_Results.txt and the
+GRCh37 genome FASTA their coordinates refer to, recognised by name), 'generic' (one table with the named columns).
 """
 
 from pathlib import Path
@@ -13,13 +13,18 @@ import click
 from utrbench.cli import command
 
 
+FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz", ".fna.gz")
+
+
 def _griesemer_files(inputs):
     by_kind = {"info": [p for p in inputs if "oligo_variant_info" in Path(p).name.lower()],
-               "results": [p for p in inputs if "mprau_results" in Path(p).name.lower()]}
+               "results": [p for p in inputs if "mprau_results" in Path(p).name.lower()],
+               "genome": [p for p in inputs if Path(p).name.lower().endswith(FASTA_SUFFIXES)]}
     if any(len(paths) != 1 for paths in by_kind.values()):
         from utrbench.errors import UserError
-        raise UserError("--format griesemer needs exactly one Oligo_Variant_Info and one Variant_MPRAu_Results file.")
-    return by_kind["info"][0], by_kind["results"][0]
+        raise UserError("--format griesemer needs exactly one Oligo_Variant_Info file, one Variant_MPRAu_Results "
+                        "file and one GRCh37 genome FASTA (.fa, .fasta or .fna, optionally .gz).")
+    return by_kind["info"][0], by_kind["results"][0], by_kind["genome"][0]
 
 
 @command()

@@ -6,6 +6,7 @@ import pandas as pd
 
 from utrbench.align.utrs import DEFAULT_CONTIG_PATTERN, read_transcripts, select_utrs, write_utr_bed, write_utr_table
 from utrbench.cli import command
+from utrbench.errors import UserError
 from utrbench.io import write_tsv
 
 
@@ -20,6 +21,9 @@ from utrbench.io import write_tsv
 @click.option("--min-length", default=0, show_default=True, type=click.IntRange(min=0), help="Minimum UTR length (nt).")
 def main(gtf, out_bed, out_table, counts_path, contig_pattern, single_exon_only, min_length):
     utrs, counts = select_utrs(read_transcripts(gtf), contig_pattern, single_exon_only, min_length)
+    if not utrs:
+        steps = ", ".join(f"{step}: {count}" for step, count in counts)
+        raise UserError(f"{gtf}: no 3'UTR of a kept transcript ({steps}).")
     write_utr_bed(utrs, out_bed)
     write_utr_table(utrs, out_table)
     write_tsv(pd.DataFrame(counts, columns=["step", "count"]), counts_path)

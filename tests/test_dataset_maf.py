@@ -28,7 +28,7 @@ MAF = """##maf version=1
 a score=0
 s hg.chr1 0 15 + 40 ACGTACGG-TCaatTC
 s Mouse.chr5 100 15 + 1000 ACGAACGGTTC-ATTC
-s Dog.chrA 10 13 + 500 ACGTAC-G-TCAATTC
+s Dog.chrA 10 14 + 500 ACGTAC-G-TCAATTC
 
 a score=0
 s hg.chr1 15 15 + 40 CGGAATTGCATGCAT

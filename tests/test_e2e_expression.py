@@ -51,7 +51,7 @@ def test_expression_chain(tmp_path):
          "--labels", "pituitary_labels.tsv", "--seed", "42", "--device", "cpu", "--dataset", "pituitary",
          "--out-model", "pituitary_dnabert2_tiny_finetuned", "--out-predictions", "pituitary_dnabert2_tiny_predictions.tsv",
          "--out-log", "pituitary_dnabert2_tiny_finetune_log.tsv", "--out-metrics", "pituitary_dnabert2_tiny_metrics.tsv",
-         "--epochs", "1", "--batch-size", "8", "--gradient-accumulation", "1", "--max-tokens", "128"], tmp_path)
+         "--epochs", "1", "--batch-size", "8", "--gradient-accumulation", "1"], tmp_path)
     assert (tmp_path / "pituitary_dnabert2_tiny_finetuned" / "regression_head.safetensors").exists()
 
     run(["compare_expression.py", "--predictions", "dexter=pituitary_dexter_predictions.tsv", "--predictions",

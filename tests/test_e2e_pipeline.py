@@ -7,7 +7,8 @@ gives them. The chain follows workflows/utrbench.nf:
 
 BUILD_UTR_DATASET -> PRETRAIN (statespace tiny) + SELECT_CHECKPOINT 'valid' -> IMPORT_MODEL (the --models
 row: the study's tiny DSS model.pt) -> EMBED (both models x human UTRs and MPRA oligos) -> ZEROSHOT 'exact'
-(the pretrained statespace)
+(the pretrained statespace) + PHYLOP
+-> TASK_RBP (sites from the test peaks and RBNS table; statespace, Zoo-AL and PhyloP scores; metrics)
 -> MPRA_PREP + TASK_MPRA (kmer3, minseq baselines; ridge; GroupKFold(5))
 -> TASK_HALFLIFE (kmer2 baseline; ridge; leave one published fold out).
 
@@ -40,6 +41,7 @@ PARAMS = {
     "utr_reference": "Homo_sapiens",
     "utr_single_exon_only": False,
     "utr_min_length": 0,
+    "utr_min_coverage": 0.5,
     "zooal_pseudocount": 0,
     "pretrain_valid_fraction": 0.25,
     "pretrain_shards": 2,
@@ -51,11 +53,15 @@ PARAMS = {
     "mpra_n_folds": 5,
     "mpra_baselines": "kmer3,minseq",
     "halflife_baselines": "kmer2",
-    "task_predictors": "ridge",
+    "rbp_stepwise_r_min": 0,
+    "rbp_bootstrap": 20,
+    "rbp_bootstrap_seed": 0,
+    "task_predictors": "ridge,svr",
     "seed": 1,
 }
 # task.cpus of REGRESS: label process_medium (6 cpus) capped by the test profile's resourceLimits.
 REGRESS_CPUS = 2
+REGRESS_ARGS = "--svr-trials 5"  # ext.args of REGRESS in conf/test.config
 # EMBED/ZEROSHOT's per-model flags (species, token budget, ...): the samplesheet's species for the imported model.
 MODEL_ARGS = {PRETRAINED: "", IMPORTED: "--species Homo_sapiens"}
 
@@ -66,8 +72,8 @@ def run_task(name, workdir: Path, values: dict, inputs: dict) -> Path:
     """Run module ``name``'s script in a fresh task directory under ``workdir``; return that directory.
 
     ``inputs`` maps staged names (``maf/alignment.maf``) to files, linked in as Nextflow stages
-    them; ``values`` gives the Groovy expressions of the script (``args`` is empty: the test
-    profile sets no ext.args for these modules).
+    them; ``values`` gives the Groovy expressions of the script (``args``, the module's ext.args, is
+    empty unless ``values`` sets it as the test profile does).
     """
     taskdir = workdir / f"{name}.{len(list(workdir.glob(name + '.*')))}"
     taskdir.mkdir(parents=True)
@@ -94,7 +100,7 @@ def regress(workdir, model, embeddings, dataset, subset, targets, task_name, alp
     values = {"embeddings": embeddings.name, "targets": targets.name, "task_name": task_name, "meta.model": model,
               "meta.dataset": dataset, "meta.subset": subset, "alphas": alphas, "n_folds": n_folds,
               "predictor_flags": " ".join(f"--predictor {name}" for name in PARAMS["task_predictors"].split(",")),
-              "seed": PARAMS["seed"], "task.cpus": REGRESS_CPUS}
+              "seed": PARAMS["seed"], "task.cpus": REGRESS_CPUS, "args": REGRESS_ARGS}
     taskdir = run_task("regress", workdir, values, {embeddings.name: embeddings, targets.name: targets})
     return taskdir / f"{prefix}.metrics.tsv"
 
@@ -121,8 +127,9 @@ def run_study(workdir: Path) -> dict:
                          {"utrs.bed": bed, "genome.fa": genome})
     human = sequences / "utrs.fa"
     alignment_inputs = {"utrs.bed": bed, "genome.fa": genome, "maf/alignment.maf": ASSETS / "alignment.maf"}
-    orthologs = run_task("utr_orthologs", workdir, {"bed": "utrs.bed", "genome": "genome.fa", "reference": reference},
-                         alignment_inputs)
+    orthologs = run_task("utr_orthologs", workdir, {
+        "bed": "utrs.bed", "genome": "genome.fa", "reference": reference, "min_coverage": PARAMS["utr_min_coverage"],
+        "species_option": "--species species.txt"}, {**alignment_inputs, "species.txt": ASSETS / "species.txt"})
     zooal = run_task("zooal", workdir, {"bed": "utrs.bed", "genome": "genome.fa", "reference": reference,
                                         "pseudocount": PARAMS["zooal_pseudocount"]}, alignment_inputs)
     split = run_task("split_dataset", workdir, {
@@ -162,6 +169,28 @@ def run_study(workdir: Path) -> dict:
         "strategy": strategy, "device": "cpu", "model_args": MODEL_ARGS[PRETRAINED], "prefix": prefix,
     }, {PRETRAINED: model_dirs[PRETRAINED], "utrs.fa": human}) / f"{prefix}.probs.h5"
 
+    # ZEROSHOT's PHYLOP baseline and TASK_RBP over the human UTRs ('utrs')
+    rbp_inputs = ASSETS / "tasks" / "rbp"
+    phylop = run_task("phylop", workdir, {"meta.id": "utrs", "bed": "utrs.bed", "bigwig": "phylop.bw"},
+                      {"utrs.bed": bed, "phylop.bw": rbp_inputs / "phylop.bw"}) / "utrs.phylop.h5"
+    peaks = {f"eclip/{n}/{path.name}": path for n, path in enumerate(sorted(rbp_inputs.glob("*.narrowPeak")), start=1)}
+    sites = run_task("rbp_sites", workdir, {
+        "dataset.id": "utrs", "bed": "utrs.bed", "fasta": "utrs.fa", "motifs": "rbns.tsv",
+        "eclip_flags": " ".join(f"--eclip {name}" for name in peaks), "stepwise_r_min": PARAMS["rbp_stepwise_r_min"],
+        "seed": seed,
+    }, {"utrs.bed": bed, "utrs.fa": human, "rbns.tsv": rbp_inputs / "rbns.tsv", **peaks}) / "utrs.rbp_sites.tsv"
+    # groupTuple sorted by file name: the statespace probabilities, utrs.phylop.h5, zooal.h5
+    score_files = {f"scores/{n}/{path.name}": path for n, path in
+                   enumerate(sorted([probabilities, phylop, zooal / "zooal.h5"], key=lambda p: p.name), start=1)}
+    scores = run_task("rbp_scores", workdir, {
+        "dataset.id": "utrs", "sites": "sites.tsv", "fasta": "utrs.fa",
+        "score_flags": " ".join(f"--scores {name}" for name in score_files),
+    }, {"sites.tsv": sites, "utrs.fa": human, **score_files}) / "utrs.rbp_scores.tsv"
+    rbp_report = run_task("rbp_metrics", workdir, {
+        "dataset.id": "utrs", "sites": "sites.tsv", "scores": "scores.tsv", "n_bootstrap": PARAMS["rbp_bootstrap"],
+        "seed": PARAMS["rbp_bootstrap_seed"],
+    }, {"sites.tsv": sites, "scores.tsv": scores}) / "rbp"
+
     # TASK_MPRA: baselines as embeddings, one regression per model x target table
     mpra_embeddings = {model: embeddings[model, dataset] for model in MODELS}
     for features in PARAMS["mpra_baselines"].split(","):
@@ -197,6 +226,8 @@ def run_study(workdir: Path) -> dict:
         "mpra_models": sorted(mpra_embeddings), "halflife_models": sorted(halflife_embeddings),
         "mpra_metrics": mpra_report / "metrics.tsv", "halflife_metrics": halflife_report / "metrics.tsv",
         "halflife_targets": halflife / "halflife.all.tsv",
+        "rbp_sites": sites, "rbp_scores": scores, "rbp_metrics": rbp_report / "metrics.tsv",
+        "rbp_figure": rbp_report / "rbp.utrs.roc_auc.png",
     }
 
 
@@ -276,9 +307,28 @@ def test_metrics_have_one_pearson_row_per_model_and_subset(runs, task):
         assert (pearson["n"] == len(pd.read_csv(outputs["halflife_targets"], sep="\t"))).all()
 
 
+def test_rbp_task_scores_every_site_with_every_model_and_baseline(runs):
+    outputs, _ = runs
+    sites = pd.read_csv(outputs["rbp_sites"], sep="\t")
+    assert set(sites["label"]) == {0, 1} and sites["site_id"].is_unique
+    scores = pd.read_csv(outputs["rbp_scores"], sep="\t")
+    assert list(scores.columns) == ["site_id", "label", f"{PRETRAINED}/exact", "phylop/score", "Zoo-AL/alignment"]
+    assert scores["site_id"].tolist() == sites["site_id"].tolist()
+    assert scores[f"{PRETRAINED}/exact"].between(0, 1).all()
+    metrics = read_metrics(outputs["rbp_metrics"])
+    auc = metrics[metrics["metric"] == "roc_auc"]
+    assert sorted(zip(auc["model"], auc["subset"])) == sorted(
+        (model, subset) for model in (PRETRAINED, "phylop", "Zoo-AL") for subset in ("all", "phylop_top10", "phylop_bottom10"))
+    # the test PhyloP track is planted 3 units higher inside the bound RBP's peaks
+    assert auc.set_index(["model", "subset"]).loc[("phylop", "all"), "value"] > 0.9
+    assert outputs["rbp_figure"].stat().st_size > 0
+
+
 def test_rerun_is_byte_identical(runs):
     first, again = runs
-    pairs = [(first["mpra_metrics"], again["mpra_metrics"]), (first["halflife_metrics"], again["halflife_metrics"]),
+    pairs = [(first["rbp_sites"], again["rbp_sites"]), (first["rbp_scores"], again["rbp_scores"]),
+             (first["rbp_metrics"], again["rbp_metrics"]), (first["rbp_figure"], again["rbp_figure"]),
+             (first["mpra_metrics"], again["mpra_metrics"]), (first["halflife_metrics"], again["halflife_metrics"]),
              (first["probabilities"], again["probabilities"]), (first["zooal"], again["zooal"]),
              *((first["embeddings"][key], again["embeddings"][key]) for key in first["embeddings"])]
     different = [str(a.name) for a, b in pairs if not filecmp.cmp(a, b, shallow=False)]

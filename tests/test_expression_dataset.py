@@ -102,13 +102,12 @@ def test_gene_on_a_contig_missing_from_the_genome_is_an_error(study, tmp_path):
 def test_split_is_dexters_python_random_sample():
     genes = [f"g{i}" for i in range(22410)]
     rows = split_genes(genes, dev_fraction=0.13)
+    assert [gene for gene, _ in rows] == genes  # expression-table order kept: DExTER's training matrix order
     training = [gene for gene, split in rows if split != "test"]
     random.seed(686185200)
-    assert training == random.sample(genes, int(22410 * 2 / 3))  # same genes, same (sampling) order
+    assert set(training) == set(random.sample(genes, int(22410 * 2 / 3)))
     assert len(training) == 14940 and sum(split == "test" for _, split in rows) == 7470
     assert sum(split == "dev" for _, split in rows) == 1943  # ceil(0.13 x 14,940), as in the reference
-    chosen = set(training)
-    assert [gene for gene, split in rows if split == "test"] == [g for g in genes if g not in chosen]
     assert split_genes(genes) == rows
     assert split_genes(genes, seed=1) != rows
 
@@ -137,6 +136,7 @@ def test_cli_writes_consistent_outputs(study, tmp_path):
     ({"--tissue": "Liver"}, "no tissue column 'Liver'"),
     ({"--gtf": "empty.gtf"}, "no 'gene' features"),
     ({"--gtf": "other_contig.gtf"}, "not in the genome"),
+    ({"--expression": "non_numeric.tsv"}, "non_numeric.tsv: line 3 (ENSGSYN00011.7): Pituitary value 'n/a' is not a non-negative number."),
 ])
 def test_cli_errors_exit_2_without_output(study, tmp_path, change, message):
     import subprocess
@@ -145,6 +145,10 @@ def test_cli_errors_exit_2_without_output(study, tmp_path, change, message):
     (tmp_path / "empty.gtf").write_text("# nothing\n")
     (tmp_path / "other_contig.gtf").write_text('chrQ\tt\tgene\t1\t9\t.\t+\t.\tgene_id "X.1"; gene_type "protein_coding";\n')
     shutil.copy(study / "genome.fa", tmp_path)
+    table = (study / "expression.tsv").read_text().splitlines()
+    fields = table[2].split("\t")
+    table[2] = "\t".join([fields[0], "n/a"] + fields[2:])  # line 3's Pituitary value
+    (tmp_path / "non_numeric.tsv").write_text("\n".join(table) + "\n")
     options = {"--genome": "genome.fa", "--gtf": str(study / "genes.gtf"), "--expression": str(study / "expression.tsv"),
                "--tissue": "Pituitary", "--flank": "400", "--out-fasta": "w.fa", "--out-labels": "l.tsv",
                "--out-summary": "s.json"}
@@ -153,4 +157,5 @@ def test_cli_errors_exit_2_without_output(study, tmp_path, change, message):
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
     assert not any((tmp_path / name).exists() for name in ("w.fa", "l.tsv", "s.json"))

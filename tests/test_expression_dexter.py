@@ -213,3 +213,61 @@ def test_count_ranks_equal_rankdata():
     counts = np.random.default_rng(4).integers(0, 30, size=(200, 7))
     counts[:, 3] = 5
     np.testing.assert_array_equal(dexter.count_ranks(counts), rankdata(counts, axis=0))
+
+
+def test_lassocv_runs_over_training_genes_in_expression_table_order(tmp_path, monkeypatch):
+    """DExTER writes its training matrix in input order and LassoCV's K-fold does not shuffle:
+    the rows must come in expression-table order (not the order random.sample drew them)."""
+    import random
+
+    import pandas as pd
+    from click.testing import CliRunner
+    from sklearn.linear_model import LassoCV
+
+    import dexter as dexter_cli
+    import expression_dataset
+    from synthetic_expression import write_study
+
+    write_study(tmp_path, n_genes=60, flank=400, spacer=50, seed=5)
+    dataset = CliRunner().invoke(expression_dataset.main, [
+        "--genome", str(tmp_path / "genome.fa"), "--gtf", str(tmp_path / "genes.gtf"), "--expression",
+        str(tmp_path / "expression.tsv"), "--tissue", "Pituitary", "--flank", "400", "--out-fasta",
+        str(tmp_path / "w.fa"), "--out-labels", str(tmp_path / "l.tsv"), "--out-summary", str(tmp_path / "s.json")])
+    assert dataset.exit_code == 0, dataset.output
+    fitted = []
+    original_fit = LassoCV.fit
+    monkeypatch.setattr(LassoCV, "fit", lambda self, X, y, **kw: fitted.append(np.array(y)) or original_fit(self, X, y, **kw))
+    outputs = [f"--out-{name}" for name in ("variables", "model", "predictions", "graph", "metrics")]
+    run = CliRunner().invoke(dexter_cli.main, ["--fasta", str(tmp_path / "w.fa"), "--labels", str(tmp_path / "l.tsv"),
+                                               *[a for o in outputs for a in (o, str(tmp_path / o[6:]))]])
+    assert run.exit_code == 0, run.output
+    assert "k = 2: 16 domains explored" in run.stderr and "DExTER exploration: " in run.stderr  # progress lines
+
+    table = pd.read_csv(tmp_path / "expression.tsv", sep="\t")  # the expression table, read independently
+    table["gene"] = table["gene"].str.replace(r"\.\d+$", "", regex=True)
+    labels = pd.read_csv(tmp_path / "l.tsv", sep="\t")
+    matched = table[table["gene"].isin(labels["gene"])]
+    chosen = set(random.Random(686185200).sample(list(matched["gene"]), int(len(matched) * 2 / 3)))
+    in_table_order = matched[matched["gene"].isin(chosen)]
+    np.testing.assert_allclose(fitted[0], np.log10(np.maximum(in_table_order["Pituitary"], 0.001)), rtol=1e-7)
+    drawn_order = random.Random(686185200).sample(list(matched["gene"]), int(len(matched) * 2 / 3))
+    assert drawn_order != list(in_table_order["gene"])  # the two orders differ, so the assertion above can fail
+
+
+@pytest.mark.parametrize("script", ["dexter.py", "finetune_regression.py"])
+def test_a_non_numeric_label_is_one_sentence_exit_2_and_no_output(script, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "w.fa").write_text(">a\nACGTA\n>b\nACGTC\n>c\nACGTG\n")
+    (tmp_path / "l.tsv").write_text("gene\tlog10_tpm\tsplit\na\t0.5\ttrain\nb\thigh\ttrain\nc\t1\ttest\n")
+    outputs = {"dexter.py": ["variables", "model", "predictions", "graph", "metrics"],
+               "finetune_regression.py": ["model", "predictions", "log", "metrics"]}[script]
+    command = [sys.executable, str(Path(__file__).parents[1] / "bin" / script), "--fasta", "w.fa", "--labels", "l.tsv",
+               *(["--model", "no_model"] if script == "finetune_regression.py" else []),
+               *[a for name in outputs for a in (f"--out-{name}", f"out_{name}")]]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == "error: l.tsv: line 3 (gene b): log10_tpm 'high' is not a finite number.\n"
+    assert not list(tmp_path.glob("out_*"))

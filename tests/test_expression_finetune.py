@@ -1,5 +1,6 @@
 """Regression fine-tuning: the head, truncation, a tiny model learning, save and reload."""
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -47,8 +48,8 @@ def test_collate_pads_on_the_right():
     assert mask.tolist() == [[True, True, True], [True, False, False]]
 
 
-def tiny_data(n=64, seed=0):
-    planted = planted_windows(n, length=121, tss_index=60, region=(-20, 40), seed=seed)
+def tiny_data(n=64, seed=0, length=121):
+    planted = planted_windows(n, length=length, tss_index=length // 2, region=(-20, 40), seed=seed)
     return decode(planted.codes), planted.log10_tpm
 
 
@@ -88,3 +89,71 @@ def test_early_stopping_stops_after_patience_evaluations():
                              settings)
     assert [row["step"] for row in result.log] == [0, 1, 2]
     assert result.best_step == 0
+
+
+def run_finetune_cli(tmp_path, loaded, n_genes=12, length=4001, extra=()):
+    """Fine-tune ``loaded`` for one tiny epoch through the CLI; returns the result and every collated batch."""
+    import importlib.util
+
+    from click.testing import CliRunner
+
+    from utrbench.models import save_model
+    from utrbench.seq import write_fasta
+
+    sequences, y = tiny_data(n_genes, length=length)
+    save_model(loaded, tmp_path / "model")
+    write_fasta(((f"g{i}", s) for i, s in enumerate(sequences)), tmp_path / "windows.fa")
+    splits = ["train"] * (n_genes - 4) + ["dev"] * 2 + ["test"] * 2
+    (tmp_path / "labels.tsv").write_text("gene\tlog10_tpm\tsplit\n" + "".join(
+        f"g{i}\t{value:.4f}\t{split}\n" for i, (value, split) in enumerate(zip(y, splits))))
+    spec = importlib.util.spec_from_file_location("finetune_cli", Path(__file__).parents[1] / "bin" / "finetune_regression.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    batches = []
+    original = Regressor.forward
+
+    def recording_forward(self, input_ids, attention_mask):
+        batches.append((input_ids.clone(), attention_mask.clone(), self.species_id))
+        return original(self, input_ids, attention_mask)
+
+    Regressor.forward = recording_forward
+    try:
+        out = tmp_path / "out"
+        result = CliRunner().invoke(module.main, [
+            "--model", str(tmp_path / "model"), "--fasta", str(tmp_path / "windows.fa"), "--labels",
+            str(tmp_path / "labels.tsv"), "--epochs", "1", "--batch-size", "4", "--gradient-accumulation", "1",
+            "--out-model", str(out / "m"), "--out-predictions", str(out / "p.tsv"), "--out-log", str(out / "l.tsv"),
+            "--out-metrics", str(out / "metrics.tsv"), *extra])
+    finally:
+        Regressor.forward = original
+    return result, sequences, batches
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family, expected", [
+    ("dnabert2", "whole"),  # ~4.7 nt per BPE token: the 4,001-bp window is ~850 tokens, all seen (config says 512)
+    ("statespace", 1000),  # one token per nucleotide: the study's 1,000-token limit cuts
+    ("dnabert", 512),  # learned position table of 512: cut to the context
+])
+def test_finetuning_sees_the_study_token_count_of_the_4001_bp_window(family, expected, tmp_path):
+    loaded = init_model(family, "tiny", seed=0)
+    result, sequences, batches = run_finetune_cli(tmp_path, loaded)
+    assert result.exit_code == 0, result.output
+    lengths = {len(loaded.tokenizer.encode(s).ids) for s in sequences}
+    if expected == "whole":
+        assert 512 < min(lengths) and max(lengths) < 1000
+    seen = {int(n) for _, mask, _ in batches for n in mask.sum(1)}  # real tokens per row of every collated batch
+    assert seen == (lengths if expected == "whole" else {expected})
+
+
+def test_a_species_aware_model_gets_the_human_species_id(tmp_path):
+    loaded = init_model("statespace", "tiny", seed=0, species=["Mus_musculus", "Homo_sapiens", "Bos_taurus"])
+    result, _, batches = run_finetune_cli(tmp_path, loaded, length=121)
+    assert result.exit_code == 0, result.output
+    assert {species for _, _, species in batches} == {1}  # sorted: Bos_taurus, Homo_sapiens, Mus_musculus
+    # Off a terminal, progress is log lines (as .command.log shows them): steps with rate, and dev evaluations.
+    assert "fine-tuning: 2/2 steps (100%)" in result.stderr and "dev loss" in result.stderr
+    _, reloaded = load_regressor(tmp_path / "out" / "m")
+    assert reloaded.species_id == 1
+    other = run_finetune_cli(tmp_path / "other", init_model("statespace", "tiny", species=["Mus_musculus"]), length=121)[0]
+    assert other.exit_code == 2 and "'Homo_sapiens' is not among the model's 1 species" in other.output

@@ -114,31 +114,71 @@ def test_siegel_bad_region_is_a_user_error(tmp_path):
         mpra.read_siegel(path)
 
 
+GRIESEMER_GENOME = "ACGTACGGTCAAGTCCTAGCATGCAATTGCCGATGGACTTACGATCCAGTTGACCATGGA"  # chr1, 60 nt
+
+
 def write_griesemer(tmp_path):
-    """A hand-made pair of files in the documented MPRAu layout (not checked on the real release)."""
-    info = pd.DataFrame({
-        "oligo_id": ["ol1", "ol2", "ol3", "ol3"],
-        "variant_id": ["v1", "v2", "v3", "v4"],
-        "gene_symbol": ["GENEA", "GENEA", "GENEB", "GENEB"],
-        "ref_sequence": ["ACGTAA", "CCGTAA", "GGGTAA", "GGGTAA"],
-        "alt_sequence": ["ACGTTA", "CCGTTA", "GGGTTA", "GGGTTC"],
-    })
-    info.to_csv(tmp_path / "Oligo_Variant_Info.txt", sep="\t", index=False)
-    results = pd.DataFrame({"oligo_id": ["ol1", "ol2", "ol3"],
-                            "log2FoldChange_Ref_HEPG2": [0.5, -0.2, 1.0], "log2FoldChange_Alt_HEPG2": [0.7, None, 1.1],
-                            "log2FoldChange_Ref_K562": [0.1, 0.2, 0.3], "log2FoldChange_Alt_K562": [0.4, 0.5, 0.6]})
-    results.to_csv(tmp_path / "Variant_MPRAu_Results.txt", sep="\t", index=False)
+    """The supplementary files in the exact column layout the study's code reads (see GRIESEMER_INFO_COLUMNS),
+    and a GRCh37-like genome FASTA (contig 'chr1'; the files write chromosomes without 'chr')."""
+    (tmp_path / "GRCh37.fa").write_text(">chr1\n" + GRIESEMER_GENOME + "\n")
+    g = GRIESEMER_GENOME
+    # (mpra_variant_id, oligo starts, ends, strand, 1-based variant, ref, alt, other variants, gene)
+    variants = [
+        ("mv1", "11", "20", "+", 15, g[14], "T" if g[14] != "T" else "A", "NA", "GENEA"),
+        ("mv2", "31", "40", "-", 33, g[32], "C" if g[32] != "C" else "G", "NA", "GENEB"),
+        ("mv3", "18", "27", "+", 20, g[19], "A" if g[19] != "A" else "C", "NA", "GENEC"),  # overlaps mv1
+        ("mv4", "41", "50", "+", 45, g[44], "G" if g[44] != "G" else "T", "rs9", "GENED"),  # two variants
+        ("mv4_2", "41", "50", "+", 45, g[44], "G" if g[44] != "G" else "T", "rs9", "GENED"),  # background copy
+        ("mv5", "41", "50", "+", 46, "A" if g[45] != "A" else "C", "G", "NA", "GENEE"),  # ref mismatch
+        ("mv6", "41,52", "45,56", "+", 43, g[42], "A", "NA", "GENEF"),  # spans two pieces
+        ("mv7", "51", "60", "+", 55, g[54:56], g[54], "NA", "GENEG"),  # a deletion, not an SNV
+    ]
+    lines = ["mpra_variant_id\ttag\toligo_id\tvariant_id\tchrom\toligo_starts\toligo_ends\tstrand\tvar_start"
+             "\tvar_end\tref_allele\talt_allele\tother_var_in_oligo_window\tgenes\ttranscripts\tgene_symbols"]
+    for number, (mv, starts, ends, strand, position, ref, alt, other, gene) in enumerate(variants):
+        for tag in ("ref", "alt"):
+            lines.append(f"{mv}\t{tag}\tol{number}_{tag}\trs{number}\t1\t{starts}\t{ends}\t{strand}\t{position}"
+                         f"\t{position + len(ref) - 1}\t{ref}\t{alt}\t{other}\tENSG{number}\tENST{number}\t{gene}")
+    (tmp_path / "Oligo_Variant_Info.txt").write_text("\n".join(lines) + "\n")
+    results = pd.DataFrame({"mpra_variant_id": [v[0] for v in variants],
+                            "log2FoldChange_Ref_HEPG2": [0.5, -0.2, 1.0, 2, 2, 2, 2, 2],
+                            "log2FoldChange_Alt_HEPG2": [0.7, None, 1.1, 2, 2, 2, 2, 2],
+                            "log2FoldChange_Ref_K562": [0.1, "0,2", 0.3, 2, 2, 2, 2, 2],  # a decimal comma
+                            "log2FoldChange_Alt_K562": [0.4, 0.5, 0.6, 2, 2, 2, 2, 2]})
+    results.to_csv(tmp_path / "Variant_MPRAu_Results.txt", sep="\t", index=False, na_rep="NA")
+    return variants
 
 
-def test_griesemer_ref_and_alt_are_samples_grouped_by_gene(tmp_path):
-    write_griesemer(tmp_path)
-    tables = mpra.read_griesemer(tmp_path / "Oligo_Variant_Info.txt", tmp_path / "Variant_MPRAu_Results.txt")
+def test_griesemer_oligos_from_the_genome_ref_and_alt_samples_grouped_by_gene(tmp_path):
+    from utrbench.seq import reverse_complement
+
+    variants = write_griesemer(tmp_path)
+    tables = mpra.read_griesemer(tmp_path / "Oligo_Variant_Info.txt", tmp_path / "Variant_MPRAu_Results.txt",
+                                 tmp_path / "GRCh37.fa")
     assert sorted(tables) == ["HEPG2_log2fc", "K562_log2fc"]
-    hepg2 = tables["HEPG2_log2fc"]
-    assert hepg2["id"].tolist() == ["ol1_ref", "ol2_ref", "ol1_alt"]  # ol3 has two variants: dropped
-    assert hepg2["sequence"].tolist() == ["ACGTAA", "CCGTAA", "ACGTTA"]
-    assert hepg2["target"].tolist() == [0.5, -0.2, 0.7] and set(hepg2["group"]) == {"GENEA"}
-    assert tables["K562_log2fc"]["target"].tolist() == [0.1, 0.2, 0.4, 0.5]
+    k562 = tables["K562_log2fc"].set_index("id")
+    # mv4 (two variants), its _2 copy, mv5 (reference mismatch), mv6 (two pieces), mv7 (deletion): dropped.
+    assert sorted(k562.index) == ["ol0_alt", "ol0_ref", "ol1_alt", "ol1_ref", "ol2_alt", "ol2_ref"]
+    g = GRIESEMER_GENOME
+    assert k562.loc["ol0_ref", "sequence"] == g[10:20]
+    assert k562.loc["ol0_alt", "sequence"] == g[10:14] + variants[0][6] + g[15:20]
+    assert k562.loc["ol1_ref", "sequence"] == reverse_complement(g[30:40])  # minus strand: transcript orientation
+    assert k562.loc["ol1_alt", "sequence"] == reverse_complement(g[30:32] + variants[1][6] + g[33:40])
+    assert k562["target"].to_dict() == {"ol0_ref": 0.1, "ol0_alt": 0.4, "ol1_ref": 0.2, "ol1_alt": 0.5,
+                                        "ol2_ref": 0.3, "ol2_alt": 0.6}
+    # GENEA's and GENEC's oligos overlap (11-20 and 18-27): one group, so leave-one-gene-out keeps them together.
+    assert k562["group"].to_dict() == {"ol0_ref": "GENEA+GENEC", "ol0_alt": "GENEA+GENEC", "ol1_ref": "GENEB",
+                                       "ol1_alt": "GENEB", "ol2_ref": "GENEA+GENEC", "ol2_alt": "GENEA+GENEC"}
+    # mv2 has no HEPG2 value for its alt allele: both of its oligos leave the HEPG2 table, as in the study.
+    assert sorted(tables["HEPG2_log2fc"]["id"]) == ["ol0_alt", "ol0_ref", "ol2_alt", "ol2_ref"]
+
+
+def test_griesemer_missing_column_names_the_file(tmp_path):
+    write_griesemer(tmp_path)
+    info = tmp_path / "Oligo_Variant_Info.txt"
+    info.write_text(info.read_text().replace("gene_symbols", "symbol"))
+    with pytest.raises(UserError, match="Oligo_Variant_Info.txt: missing column\\(s\\) gene_symbols"):
+        mpra.read_griesemer(info, tmp_path / "Variant_MPRAu_Results.txt", tmp_path / "GRCh37.fa")
 
 
 def test_generic_table(tmp_path):
@@ -162,13 +202,12 @@ def invoke(args, monkeypatch, cwd):
 def test_cli_writes_tables_and_fasta(tmp_path, monkeypatch):
     write_griesemer(tmp_path)
     result = invoke(["--format", "griesemer", "--dataset", "griesemer", "--out-dir", "out",
-                     "Oligo_Variant_Info.txt", "Variant_MPRAu_Results.txt"], monkeypatch, tmp_path)
+                     "Oligo_Variant_Info.txt", "Variant_MPRAu_Results.txt", "GRCh37.fa"], monkeypatch, tmp_path)
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "griesemer.HEPG2_log2fc.tsv", "griesemer.K562_log2fc.tsv", "griesemer.fa"]
-    assert read_fasta(tmp_path / "out" / "griesemer.fa") == {
-        "ol1_ref": "ACGTAA", "ol2_ref": "CCGTAA", "ol1_alt": "ACGTTA", "ol2_alt": "CCGTTA"}
-    assert read_target_table(tmp_path / "out" / "griesemer.K562_log2fc.tsv")["target"].tolist() == [0.1, 0.2, 0.4, 0.5]
+    assert sorted(read_fasta(tmp_path / "out" / "griesemer.fa")) == [f"ol{i}_{t}" for i in range(3) for t in ("alt", "ref")]
+    assert sorted(read_target_table(tmp_path / "out" / "griesemer.K562_log2fc.tsv")["target"]) == [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
 
 
 def test_cli_bad_table_exits_2_without_output(tmp_path, monkeypatch):

@@ -62,6 +62,42 @@ def test_svr_recovers_a_planted_signal_and_is_reproducible():
     np.testing.assert_array_equal(first, second)
 
 
+def test_svr_search_is_a_seeded_optuna_tpe_study_in_every_outer_fold():
+    import optuna
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import SVR
+
+    X, y, groups = planted(n_groups=6, per_group=15, dim=3, noise=0.5, seed=8)
+    predicted, _ = regression.out_of_fold_predictions(X, y, groups, "svr", n_folds=3, seed=5, svr_trials=14)
+    # The reference: Optuna used plainly, one study per outer training set.
+    expected, chosen = np.empty(len(y)), []
+    for train, test in regression.outer_splits(groups, 3):
+        inner = regression.inner_splits(groups[train])
+
+        def objective(trial):
+            model = make_pipeline(StandardScaler(), SVR(C=trial.suggest_float("C", 1e-2, 1e2, log=True),
+                                                        epsilon=trial.suggest_float("epsilon", 1e-5, 1.0, log=True),
+                                                        gamma=trial.suggest_float("gamma", 1e-5, 1.0, log=True)))
+            return cross_val_score(model, X[train], y[train], cv=inner).mean()
+
+        study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=5))
+        study.optimize(objective, n_trials=14)
+        chosen.append(study.best_params)
+        expected[test] = make_pipeline(StandardScaler(), SVR(**study.best_params)).fit(X[train], y[train]).predict(X[test])
+    np.testing.assert_allclose(predicted, expected, rtol=1e-9)
+    assert len({params["C"] for params in chosen}) > 1  # tuned separately in each fold (TPE after 10 random trials)
+
+    first_only, _ = regression.out_of_fold_predictions(X, y, groups, "svr", n_folds=3, seed=5, svr_trials=14,
+                                                       svr_tuning="first_fold")
+    reused = np.empty(len(y))
+    for train, test in regression.outer_splits(groups, 3):
+        reused[test] = make_pipeline(StandardScaler(), SVR(**chosen[0])).fit(X[train], y[train]).predict(X[test])
+    np.testing.assert_allclose(first_only, reused, rtol=1e-9)
+    assert not np.allclose(first_only, predicted)
+    assert regression.SVR_TRIALS == 300
+
+
 def test_a_target_that_is_a_function_of_the_group_does_not_leak_out_of_group():
     rng = np.random.default_rng(11)
     n_groups, per_group = 60, 5
@@ -76,6 +112,20 @@ def test_a_target_that_is_a_function_of_the_group_does_not_leak_out_of_group():
     # which is the leak the grouped split must prevent.
     leaky, _ = regression.out_of_fold_predictions(X, y, np.arange(len(y)).astype(str), "ridge", n_folds=10)
     assert regression.pearson_r(y, leaky) > 0.9
+
+
+def test_default_interval_is_fishers_as_the_study():
+    rng = np.random.default_rng(4)
+    y = rng.normal(size=50)
+    prediction = y + rng.normal(size=50)
+    r = np.corrcoef(y, prediction)[0, 1]
+    half = 1.959963984540054 / np.sqrt(50 - 3)  # z of a 95 % interval on the Fisher scale
+    rows = regression.score_rows(y, prediction, np.arange(50) % 5, dict(task="t", dataset="d", subset="s", model="m",
+                                                                     predictor="ridge"), 100, 1)
+    assert rows[0][6:9] == pytest.approx([r, np.tanh(np.arctanh(r) - half), np.tanh(np.arctanh(r) + half)], rel=1e-9)
+    boot = regression.score_rows(y, prediction, np.arange(50) % 5, dict(task="t", dataset="d", subset="s", model="m",
+                                                                     predictor="ridge"), 100, 1, ci="bootstrap")
+    assert boot[0][7:9] == pytest.approx(list(regression.bootstrap_pearson_ci(y, prediction, 100, 1)))
 
 
 def test_bootstrap_interval_equals_a_slow_loop_over_the_same_resamples():

@@ -35,7 +35,8 @@ def inputs(tmp_path):
         ref = "ACGT"[position % 4]
         for alt in "ACGT":
             if alt != ref:
-                rows.append(f"1\t{position}\t{ref}\t{alt}\t0.1\t{position + 0.01 * 'ACGT'.index(alt):.2f}")
+                raw = -position / 10 - 0.001 * "ACGT".index(alt)  # raw scores differ from PHRED (and may be negative)
+                rows.append(f"1\t{position}\t{ref}\t{alt}\t{raw:.3f}\t{position + 0.01 * 'ACGT'.index(alt):.2f}")
     (tmp_path / "cadd.tsv").write_text("\n".join(rows) + "\n")
     pysam.tabix_index(str(tmp_path / "cadd.tsv"), seq_col=0, start_col=1, end_col=1, meta_char="#", force=True)
     return tmp_path
@@ -52,7 +53,13 @@ def test_phylop_in_transcript_order(inputs):
 
 
 def test_cadd_alt_columns_and_minus_strand(inputs):
-    result = run_cli("--bed", inputs / "utrs.bed", "--cadd", inputs / "cadd.tsv.gz", "--out", inputs / "c.h5")
+    result = run_cli("--bed", inputs / "utrs.bed", "--cadd", inputs / "cadd.tsv.gz", "--out", inputs / "raw.h5")
+    assert result.exit_code == 0, result.output
+    _, raw, attrs = read_probabilities(inputs / "raw.h5")
+    assert attrs["column"] == "RawScore"  # the study's score by default
+    np.testing.assert_allclose(raw["U_plus"][0, :3], [-1.1, -1.101, -1.102], rtol=1e-6)
+    result = run_cli("--bed", inputs / "utrs.bed", "--cadd", inputs / "cadd.tsv.gz", "--cadd-column", "PHRED",
+                     "--out", inputs / "c.h5")
     assert result.exit_code == 0, result.output
     _, scores, attrs = read_probabilities(inputs / "c.h5")
     assert attrs["column"] == "PHRED"

@@ -2,7 +2,7 @@
  * UTRBENCH: the 3'UTR study. Builds the multi-species 3'UTR dataset from a whole-genome
  * alignment, pretrains the requested model families on it, adds the models of the --models
  * samplesheet (importing downloaded checkpoints), computes their embeddings and per-nucleotide zero-shot
- * probabilities, and benchmarks them on MPRA activity and mRNA half-life.
+ * probabilities, and benchmarks them on RBP binding motifs, MPRA activity and mRNA half-life.
  */
 
 include { BUILD_UTR_DATASET } from '../subworkflows/local/build_utr_dataset'
@@ -11,6 +11,7 @@ include { IMPORT_MODEL      } from '../modules/local/import_model'
 include { MPRA_PREP         } from '../modules/local/mpra_prep'
 include { EMBED             } from '../subworkflows/local/embed'
 include { ZEROSHOT          } from '../subworkflows/local/zeroshot'
+include { TASK_RBP          } from '../subworkflows/local/task_rbp'
 include { TASK_MPRA         } from '../subworkflows/local/task_mpra'
 include { TASK_HALFLIFE     } from '../subworkflows/local/task_halflife'
 
@@ -22,7 +23,7 @@ workflow UTRBENCH {
     hal               // channel: one HAL file (or empty)
     species           // path or []: species to extract from the HAL
     exclude_genes     // path or []: genes kept out of pretraining
-    dataset_options   // map: reference, single_exon_only, min_length, pseudocount, valid_fraction, shards
+    dataset_options   // map: reference, single_exon_only, min_length, min_coverage, pseudocount, valid_fraction, shards
     recipes           // channel: [meta(id, family, size), recipe JSON] to pretrain
     selection_rule    // String: checkpoint rule, 'plateau' (the study) or 'valid'
     external_models   // channel: [meta(id, family, ...), folder] from the --models samplesheet
@@ -31,14 +32,17 @@ workflow UTRBENCH {
     cadd              // channel: [CADD TSV (bgzip), .tbi] (or empty)
     mpra_tables       // channel: [meta(id, format), MPRA table file(s)] (or empty)
     halflife_table    // channel: half-life targets with folds (or empty)
-    task_options      // map: predictors, mpra_baselines, mpra_alphas, mpra_n_folds, halflife_baselines
+    rbp_eclip         // channel: eCLIP peak BED files (or empty: no RBP task)
+    rbp_motifs        // channel: RBNS k-mer table (or empty: no RBP task)
+    task_options      // map: predictors, mpra_baselines, mpra_alphas, mpra_n_folds, halflife_baselines,
+                      //      rbp_stepwise_r_min, rbp_bootstrap, rbp_bootstrap_seed
     seed              // Integer: seed of every random step
 
     main:
     dataset = BUILD_UTR_DATASET(
         gtf, genome, maf, hal, species, exclude_genes,
         dataset_options.reference, dataset_options.single_exon_only, dataset_options.min_length,
-        dataset_options.pseudocount, dataset_options.valid_fraction, dataset_options.shards, seed
+        dataset_options.min_coverage, dataset_options.pseudocount, dataset_options.valid_fraction, dataset_options.shards, seed
     )
     pretrained = PRETRAIN(recipes, dataset.train, dataset.valid, dataset.species_list, seed, selection_rule)
 
@@ -62,6 +66,14 @@ workflow UTRBENCH {
         dataset.bed.map { bed -> [[id: 'utrs'], bed] }, phylop, cadd
     )
 
+    // RBP motifs from the per-nucleotide probabilities of the human UTRs, Zoo-AL and the baselines
+    rbp_task = TASK_RBP(
+        dataset.bed.combine(dataset.human).map { bed, fasta -> [[id: 'utrs'], bed, fasta] },
+        rbp_eclip, rbp_motifs,
+        zeroshot.probs, dataset.zooal.map { h5 -> [[id: 'utrs'], h5] }, zeroshot.baselines,
+        task_options.rbp_stepwise_r_min, task_options.rbp_bootstrap, task_options.rbp_bootstrap_seed, seed
+    )
+
     // Task inputs: [meta(model, dataset), embeddings HDF5]
     embeddings = embedded.embeddings.map { meta, data, h5 -> [[model: meta.id, dataset: data.id], h5] }
     mpra_task = TASK_MPRA(
@@ -78,13 +90,17 @@ workflow UTRBENCH {
     embeddings = embedded.embeddings                      // [meta, dataset, embeddings HDF5]
     probabilities = zeroshot.probs                        // [meta, dataset, strategy, HDF5]
     baseline_scores = zeroshot.baselines                  // [dataset, PhyloP / CADD HDF5]
-    metrics   = mpra_task.metrics.mix(halflife_task.metrics)   // metrics TSV per task
-    figures   = mpra_task.figures.mix(halflife_task.figures)   // PNG + PDF per task
+    metrics   = rbp_task.metrics.mix(mpra_task.metrics, halflife_task.metrics)   // metrics TSV per task
+    figures   = rbp_task.figures.mix(mpra_task.figures, halflife_task.figures)   // PNG + PDF per task
+    rbp_sites = rbp_task.sites                            // [dataset, site table]
+    rbp_counts = rbp_task.counts                          // [dataset, counts per step]
+    rbp_scores = rbp_task.scores                          // [dataset, score table]
     predictions = mpra_task.predictions.mix(halflife_task.predictions)
     runs      = pretrained.runs                           // [meta, pretraining run directory]
     human     = dataset.human                             // human 3'UTRs, transcript orientation
     orthologs = dataset.orthologs                         // '>utr_id:species' sequences
-    coverage  = dataset.coverage                          // aligned bases per UTR and species
+    coverage  = dataset.coverage                          // MAF route: aligned bases per UTR and species, per-species summary
+    regions   = dataset.regions                           // HAL route: species UTR regions, per-species outcomes
     counts    = dataset.counts                            // UTRs left after each filter step
     bed       = dataset.bed                               // UTR exons, BED6
     table     = dataset.table                             // UTR id -> gene id / name

@@ -1,4 +1,4 @@
-"""Readers and writers for the formats passed between steps (see DESIGN.md).
+"""Readers and writers for the formats passed between steps (the metrics table is described in README.md).
 
 All writers go through :func:`atomic_output`: data is written to a temporary name
 beside the target and renamed into place only when complete, so an interrupted or
@@ -73,7 +73,7 @@ def read_tsv(path, required_columns=(), **kwargs) -> pd.DataFrame:
 
 
 def write_metrics(rows, path) -> None:
-    """Write the one metrics table format every task reports in (DESIGN.md)."""
+    """Write the one metrics table format every task reports in (``METRICS_COLUMNS``)."""
     frame = pd.DataFrame(list(rows), columns=METRICS_COLUMNS)
     write_tsv(frame, path)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write the synthetic inputs of the ``test`` profile into assets/test/ (fixed seed).
 
-genome.fa (+.fai): two main chromosomes and one unplaced contig.
+genome.fa (+.fai): two main chromosomes and one unplaced contig, stop codons planted after the CDSs.
 annotation.gtf: five genes on both strands: GENCODE-style UTR features that include the stop
 codon, Ensembl-style three_prime_utr features, a spliced 3'UTR, a gene without an
 Ensembl_canonical transcript (fallback rule) and a gene on the unplaced contig (filtered).
@@ -57,6 +57,21 @@ def gtf_lines(transcripts):
         for feature, (start, end), text in rows:
             lines.append(f"{chrom}\tTEST\t{feature}\t{start}\t{end}\t.\t{strand}\t.\t{text}\n")
     return "".join(lines)
+
+
+def plant_stop_codons(genome, transcripts):
+    """The genome with a stop codon (TAA, TAG, TGA in turn) at each transcript's stop codon, so the
+    HAL route's ortholog rule (utrbench.align.orthologs) finds them; no random draw is used."""
+    genome = {name: list(sequence) for name, sequence in genome.items()}
+    for number, (_, _, chrom, strand, _, cds, _, _) in enumerate(transcripts):
+        codon = ("TAA", "TAG", "TGA")[number % 3]
+        if strand == "+":
+            start = cds[-1][1]  # 0-based start of the codon right after the CDS
+            genome[chrom][start:start + 3] = codon
+        else:
+            start = cds[0][0] - 4
+            genome[chrom][start:start + 3] = codon.translate(str.maketrans("ACGT", "TGCA"))[::-1]
+    return {name: "".join(letters) for name, letters in genome.items()}
 
 
 def mutate(rng, letters, substitution=0.1, deletion=0.05):
@@ -124,6 +139,7 @@ def main(out_dir, seed):
     out_dir = Path(out_dir)
     rng = np.random.default_rng(seed)
     genome = {name: "".join(rng.choice(list("ACGT"), size)) for name, size in CONTIGS.items()}
+    genome = plant_stop_codons(genome, TRANSCRIPTS)
     write_fasta(genome.items(), out_dir / "genome.fa", width=60)
     pysam.faidx(str(out_dir / "genome.fa"))
     with atomic_output(out_dir / "annotation.gtf") as tmp:

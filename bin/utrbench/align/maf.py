@@ -1,4 +1,4 @@
-"""Per-species 3'UTR sequences and alignment columns from a MAF (bx-python).
+"""Per-species 3'UTR sequences and alignment columns from a MAF.
 
 The reference species' rows (``species.contig`` in the MAF ``src``) place each block on the
 reference genome. For every UTR the blocks overlapping its exons are sliced to the UTR's
@@ -13,14 +13,17 @@ Rules:
   Within one block only the first row of that contig and strand counts.
 * Fragments are joined in reference order and reverse-complemented for a minus-strand UTR,
   so every sequence is in transcript orientation.
-* Reference rows on the minus strand are flipped with bx's ``reverse_complement`` first.
+* A block whose reference row is on the minus strand is reverse-complemented first.
 * The reference row must equal the genome over the UTR (case-insensitive); otherwise the
   alignment belongs to another assembly and the step stops naming the block.
 
 Streaming (:func:`stream_alignments`) reads the MAF once, in order, and holds only the UTRs
 whose blocks are still arriving: a UTR is finished when a block on its contig starts past its
 end or another contig begins, so the MAF must be sorted by reference position (hal2maf and
-UCSC MAFs are). Indexed access (:func:`indexed_alignments`) uses a bx interval index instead.
+UCSC MAFs are); blocks that overlap no UTR are skipped from their reference 's' line without
+being parsed. Indexed access (:func:`indexed_alignments`) reads only the UTRs' blocks through a
+bx-python interval index (:func:`build_maf_index`) instead. Both read a block's rows with
+:func:`parse_block`.
 """
 
 import bisect
@@ -40,7 +43,8 @@ from utrbench.seq.alphabet import reverse_complement
 from utrbench.seq.gtf import open_text
 
 GAP = ord("-")
-_COMPLEMENT_BYTES = bytes.maketrans(b"ACGTNacgtn", b"TGCANtgcan")
+_COMPLEMENT_TABLE = np.arange(256, dtype=np.uint8)  # uint8 letter -> its complement; others unchanged
+_COMPLEMENT_TABLE[list(b"ACGTNacgtn")] = list(b"TGCANtgcan")
 
 
 @dataclass
@@ -78,15 +82,96 @@ class _Segment:
         self.utr_index, self.start, self.end, self.offset = utr_index, start, end, offset
 
 
+@dataclass
+class Block:
+    """A MAF block's 's' rows as the extraction needs them, flipped so the reference row is on '+'.
+
+    ``keys`` (``(species, contig, strand)``, a tuple) and ``matrix`` (uint8 uppercase letters)
+    are the other species' rows, only the first row of each key.
+    """
+
+    src: str  # the reference row's src, e.g. 'Homo_sapiens.chr1'
+    chrom: str
+    start: int  # reference + strand
+    end: int
+    reference_text: np.ndarray  # uint8 letters of the reference row
+    keys: tuple
+    matrix: np.ndarray  # uint8 [len(keys), columns]
+    fields: list  # the 's' line fields of the rows in ``keys``, as in the file
+
+    def row_start(self, row: int) -> int:
+        """Start of row ``row`` on its strand in ``keys`` (after the block's flip), 0-based."""
+        _, _, start, size, _, src_size, _ = self.fields[row]
+        flipped = self.fields[row][4] != self.keys[row][2]
+        return int(src_size) - int(start) - int(size) if flipped else int(start)
+
+    def row_src_size(self, row: int) -> int:
+        """Length of the contig of row ``row``."""
+        return int(self.fields[row][5])
+
+
+def parse_block(text: str, prefix: str, where: str):
+    """A :class:`Block` from one block's text, or None when no row belongs to the reference.
+
+    Only 's' lines matter here ('a', 'i', 'e', 'q' lines carry nothing the UTR sequences use).
+    The rows go straight into one letter matrix: in a UTR-restricted MAF every block is
+    parsed, and a bx ``Component`` per row costs as much as all the rest of the extraction.
+    """
+    rows = [line.split() for line in text.split("\n") if line.startswith("s")]
+    reference_index = next((number for number, row in enumerate(rows) if row[1].startswith(prefix)), None)
+    if reference_index is None:
+        return None
+    reference = rows[reference_index]
+    width = len(reference[-1])
+    for row in rows:
+        if len(row) != 7:
+            raise UserError(f"{where} is not valid MAF: an 's' line has {len(row) - 1} fields, not the 6 "
+                            "src, start, size, strand, srcSize, text.")
+        if len(row[6]) != width:
+            raise UserError(f"{where} is not valid MAF: row {row[1]} has {len(row[6])} columns, "
+                            f"{reference[1]} has {width}.")
+        if row[4] not in ("+", "-"):
+            raise UserError(f"{where} is not valid MAF: the strand of {row[1]} is not '+' or '-'.")
+        if not row[3].isdigit() or width - row[6].count("-") != int(row[3]):
+            raise UserError(f"{where} is not valid MAF: the row of {row[1]} has "
+                            f"{width - row[6].count('-')} bases but size {row[3]!r}.")
+    try:
+        start, size, src_size = int(reference[2]), int(reference[3]), int(reference[5])
+        letters = np.frombuffer("".join([row[6] for row in rows]).upper().encode("ascii"), dtype=np.uint8)
+    except ValueError:
+        raise UserError(f"{where} is not valid MAF: the 's' line of {reference[1]} has a non-integer start "
+                        "or srcSize.") from None
+    except UnicodeEncodeError:
+        raise UserError(f"{where} is not valid MAF: a row holds a non-ASCII letter.") from None
+    letters = letters.reshape(len(rows), width)
+    flipped = reference[4] == "-"
+    if flipped:  # reverse-complement the block so the reference row reads along its + strand
+        letters = _COMPLEMENT_TABLE[letters[:, ::-1]]
+        start = src_size - start - size
+    first_rows = {}
+    for number, row in enumerate(rows):
+        if not row[1].startswith(prefix):
+            species, _, contig = row[1].partition(".")
+            strand = ("+" if row[4] == "-" else "-") if flipped else row[4]
+            first_rows.setdefault((species, contig, strand), number)
+    return Block(reference[1], reference[1][len(prefix):], start, start + size,
+                 letters[reference_index], tuple(first_rows), letters[list(first_rows.values())],
+                 [rows[number] for number in first_rows.values()])
+
+
 class _Fragments:
-    """Per-UTR accumulator: fragments per (species, contig, strand) in arrival order."""
+    """Per-UTR accumulator of what each block adds, resolved into species in :meth:`_Extractor.finish`.
+
+    ``entries`` holds, per block and exon, ``(forward_start, keys, window, letters)``: the rows
+    over the exon's column range (gaps and insertions included) and their letters at its
+    reference positions.
+    """
 
     def __init__(self):
-        # key -> [(forward_start, bases, letters)]; letters[i] is aligned to forward_start + i
-        self.by_key = defaultdict(list)
+        self.entries = []
 
-    def add(self, key, forward_start, bases, letters):
-        self.by_key[key].append((forward_start, bases, letters))
+    def add(self, forward_start, keys, window, letters):
+        self.entries.append((forward_start, keys, window, letters))
 
 
 class UtrIndex:
@@ -118,6 +203,18 @@ class UtrIndex:
         return [s for s in segments[low:high] if s.end > start]
 
 
+def check_reference_row(block, columns, start, end, genome, maf_name):
+    """Stop, naming the block, where the reference row (``columns``) differs from the genome over ``[start, end)``."""
+    aligned = block.reference_text[columns].tobytes().decode()
+    expected = genome.fetch(block.chrom, start, end)
+    if aligned != expected:
+        where = next(i for i, (a, b) in enumerate(zip(aligned, expected)) if a != b)
+        raise UserError(
+            f"{maf_name}: block at {block.src}:{block.start}-{block.end} has "
+            f"{aligned[where]!r} at {block.chrom}:{start + where + 1} where {genome.path} has "
+            f"{expected[where]!r}; the alignment does not match the genome.")
+
+
 class _Extractor:
     """Turns blocks into fragments and finished UTRs into :class:`UtrAlignment` records."""
 
@@ -128,67 +225,25 @@ class _Extractor:
         self.maf_name = maf_name
         self.prefix = reference + "."
 
-    def reference_component(self, block):
-        """The block's first reference row on the + strand (flipping the block if needed)."""
-        for component in block.components:
-            if component.src.startswith(self.prefix):
-                if component.strand == "-":
-                    block = block.reverse_complement()
-                    component = next(c for c in block.components if c.src == component.src)
-                return block, component
-        return block, None
-
-    def add_block(self, block, accumulators, only_utr=None):
+    def add_block(self, block: Block, accumulators, only_utr=None):
         """Add the block's fragments to ``accumulators[utr_index]``; return the touched indices."""
-        block, reference = self.reference_component(block)
-        if reference is None:
-            return []
-        chrom = reference.src[len(self.prefix):]
-        block_start, block_end = reference.start, reference.end
-        segments = self.index.overlapping(chrom, block_start, block_end)
+        segments = self.index.overlapping(block.chrom, block.start, block.end)
         if only_utr is not None:
             segments = [s for s in segments if s.utr_index == only_utr]
         if not segments:
             return []
-        reference_text = reference.text.encode("ascii")
-        reference_columns = np.flatnonzero(np.frombuffer(reference_text, dtype=np.uint8) != GAP)
-        others = [c for c in block.components if not c.src.startswith(self.prefix) and not c.empty]
-        # all rows as one uppercase letter matrix, so each segment takes its columns in one step
-        matrix = np.frombuffer("".join(c.text for c in others).upper().encode("ascii"), dtype=np.uint8)
-        matrix = matrix.reshape(len(others), len(reference_text)) if others else matrix
+        reference_columns = np.flatnonzero(block.reference_text != GAP)
         touched = []
         for segment in segments:
-            start, end = max(segment.start, block_start), min(segment.end, block_end)
-            columns = reference_columns[start - block_start:end - block_start]
-            self.check_reference(reference, reference_text, columns, chrom, start, end)
+            start, end = max(segment.start, block.start), min(segment.end, block.end)
+            columns = reference_columns[start - block.start:end - block.start]
+            check_reference_row(block, columns, start, end, self.genome, self.maf_name)
             first, last = int(columns[0]), int(columns[-1]) + 1
-            forward_start = segment.offset + start - segment.start
             fragments = accumulators.setdefault(segment.utr_index, _Fragments())
-            letters = matrix[:, columns] if others else None
-            seen = set()
-            for row, component in enumerate(others):
-                species, _, contig = component.src.partition(".")
-                key = (species, contig, component.strand)
-                if key in seen:
-                    continue
-                seen.add(key)
-                bases = component.text[first:last].replace("-", "")
-                if not bases:
-                    continue
-                fragments.add(key, forward_start, bases, letters[row])
+            fragments.add(segment.offset + start - segment.start, block.keys, block.matrix[:, first:last],
+                          block.matrix[:, columns])
             touched.append(segment.utr_index)
         return touched
-
-    def check_reference(self, reference, reference_text, columns, chrom, start, end):
-        """Stop, naming the block, where the reference row differs from the genome over a UTR."""
-        aligned = bytes(np.frombuffer(reference_text, dtype=np.uint8)[columns]).decode().upper()
-        expected = self.genome.fetch(chrom, start, end)
-        if aligned != expected:
-            where = next(i for i, (a, b) in enumerate(zip(aligned, expected)) if a != b)
-            raise UserError(
-                f"{self.maf_name}: block at {reference.src}:{reference.start}-{reference.end} has "
-                f"{aligned[where]!r} at {chrom}:{start + where + 1} where {self.genome.path} has "
-                f"{expected[where]!r}; the alignment does not match the genome.")
 
     def finish(self, utr_index, fragments):
         """Resolve contigs per species and build the UTR's :class:`UtrAlignment`."""
@@ -196,32 +251,47 @@ class _Extractor:
         result = UtrAlignment(utr.utr_id, utr.length)
         if fragments is None:
             return result
+        entries = sorted(fragments.entries, key=lambda entry: entry[0])  # reference order (stable)
+        rows, rows_of_keys = {}, {}  # key -> matrix row; keys tuple of a block -> its rows
+        for _, keys, _, _ in entries:
+            if keys not in rows_of_keys:
+                rows_of_keys[keys] = np.array([rows.setdefault(key, len(rows)) for key in keys], dtype=np.int64)
+        # the species' rows joined in reference order (gaps kept), and the letter at each UTR position
+        joined = np.full((len(rows), sum(entry[2].shape[1] for entry in entries)), GAP, dtype=np.uint8)
+        covered = np.zeros((len(rows), utr.length), dtype=np.uint8)
+        offset = 0
+        for forward_start, keys, window, letters in fragments.entries:  # arrival order: first letter wins
+            numbers = rows_of_keys[keys]
+            span = slice(forward_start, forward_start + letters.shape[1])
+            previous = covered[numbers, span]
+            covered[numbers, span] = np.where((previous == 0) & (letters != GAP), letters, previous)
+        for _, keys, window, _ in entries:
+            joined[rows_of_keys[keys], offset:offset + window.shape[1]] = window
+            offset += window.shape[1]
+        if utr.strand == "-":
+            covered = _COMPLEMENT_TABLE[covered[:, ::-1]]
+        totals = joined.shape[1] - np.count_nonzero(joined == GAP, axis=1)
+        covered_positions = np.count_nonzero(covered, axis=1)
         by_species = defaultdict(list)
-        for key, pieces in fragments.by_key.items():
-            by_species[key[0]].append((sum(len(p[1]) for p in pieces), key))
+        for key, row in rows.items():
+            if totals[row]:
+                by_species[key[0]].append((int(totals[row]), key, row))
         for species in sorted(by_species):
             options = by_species[species]
-            _, key = min(options, key=lambda option: (-option[0], option[1][1], option[1][2]))
-            pieces = sorted(fragments.by_key[key], key=lambda piece: piece[0])
-            sequence = "".join(piece[1] for piece in pieces).upper()
-            covered = np.zeros(utr.length, dtype=np.uint8)
-            for forward_start, _, letters in pieces:
-                window = covered[forward_start:forward_start + len(letters)]  # a view: writes go to covered
-                free = (window == 0) & (letters != GAP)
-                window[free] = letters[free]
+            _, key, row = min(options, key=lambda option: (-option[0], option[1][1], option[1][2]))
+            sequence = joined[row].tobytes().replace(b"-", b"").decode()
             strand = key[2]
             if utr.strand == "-":
                 sequence = reverse_complement(sequence)
                 strand = "+" if strand == "-" else "-"
-                covered = np.frombuffer(bytes(covered[::-1]).translate(_COMPLEMENT_BYTES), dtype=np.uint8).copy()
-            result.columns[species] = covered
+            result.columns[species] = covered[row]
             result.species[species] = SpeciesAlignment(species, key[1], strand, sequence,
-                                                       int(np.count_nonzero(covered)), len(options))
+                                                       int(covered_positions[row]), len(options))
         return result
 
 
 class _Lines:
-    """The ``readline``/``tell``/``seek`` that bx's MAF parser needs, over plain or BGZF bytes.
+    """The ``readline``/``tell``/``seek`` that bx's MAF reader and index need, over plain or BGZF bytes.
 
     For a bgzip file, ``tell`` and ``seek`` use BGZF virtual offsets, so a bx interval index
     built through this class gives random access into the compressed file.
@@ -244,12 +314,16 @@ class _Lines:
     def close(self):
         self.raw.close()
 
-
-class _IndexedMaf(bx.align.maf.MAFIndexedAccess):
-    """bx's indexed MAF access, reading plain or bgzip MAFs through :class:`_Lines`."""
-
-    def open_data(self):
-        return _Lines(Path(self.data_filename))
+    def paragraph(self, offset) -> str:
+        """The block at ``offset`` (blank lines before it skipped): its lines up to the next blank line."""
+        self.seek(offset)
+        while (line := self.readline()) and not line.strip():
+            pass
+        lines = []
+        while line.strip():
+            lines.append(line.rstrip("\n"))  # pysam's BGZFile.readline drops the newline, open() keeps it
+            line = self.readline()
+        return "\n".join(lines) + "\n"
 
 
 def _reference_interval(block_text, prefix):
@@ -258,22 +332,30 @@ def _reference_interval(block_text, prefix):
     if at < 0:
         return None
     line_end = block_text.find("\n", at + 1)
-    _, src, start, size, strand, src_size = block_text[at + 1:line_end if line_end > 0 else None].split(maxsplit=6)[:6]
-    start, size = int(start), int(size)
-    if strand == "-":
-        start = int(src_size) - start - size
+    fields = block_text[at + 1:line_end if line_end > 0 else None].split(maxsplit=6)
+    try:
+        _, src, start, size, strand, src_size = fields[:6]
+        start, size = int(start), int(size)
+        if strand == "-":
+            start = int(src_size) - start - size
+    except ValueError:
+        return src, 0, 0  # malformed: parse_block names the problem when the block is parsed
     return src[len(prefix):], start, start + size
 
 
-def _block_texts(handle, chunk_size=1 << 22):
+def _block_texts(handle, path, chunk_size=1 << 22):
     """Yield ``(first_line_number, text)`` per paragraph (blank-line separated), read in large chunks.
 
-    Splitting big chunks in C is what makes skipping the blocks outside every UTR cheap.
+    Splitting big chunks in C is what makes skipping the blocks outside every UTR cheap. A file
+    whose last line has no newline was cut off while being written: that is an error.
     """
     line_number, pending = 1, ""
     while True:
         chunk = handle.read(chunk_size)
         text = pending + chunk
+        if not chunk and text.strip() and not text.endswith("\n"):
+            raise UserError(f"{path}: line {line_number + text.count(chr(10))} ends without a newline; "
+                            "the MAF is truncated.")
         paragraphs = text.split("\n\n")
         pending = paragraphs.pop() if chunk else ""
         for paragraph in paragraphs:
@@ -281,39 +363,44 @@ def _block_texts(handle, chunk_size=1 << 22):
             yield line_number + len(paragraph) - len(stripped), stripped
             line_number += paragraph.count("\n") + 2
         if not chunk:
-            if pending.strip():
-                yield line_number, pending
             return
 
 
-def _overlapping_blocks(path: Path, extractor):
-    """Yield the bx blocks whose reference row overlaps a UTR, in file order.
+def overlapping_blocks(path: Path, extractor):
+    """Yield a :class:`Block` for every block whose reference row overlaps a UTR, in file order.
 
-    Blocks are split off as text and handed to bx's parser only when the coordinates of their
-    reference row (read from its 's' line) overlap a UTR: in a whole-genome alignment almost all
-    blocks lie outside 3'UTRs, and parsing them would dominate the run time.
+    Blocks are split off as text and parsed only when the coordinates of their reference row
+    (read from its 's' line) overlap a UTR: in a whole-genome alignment almost all blocks lie
+    outside 3'UTRs. A MAF none of whose blocks has a reference row is an error (a wrong
+    ``--reference``).
     """
+    blocks, example = 0, None
     with open_text(path) as handle:
         try:
             if not handle.readline().startswith("##maf"):
                 raise UserError(f"{path}: line 1 is not a '##maf' header; not a MAF file.")
-            for first_line, text in _block_texts(handle):
-                if "#" in text:  # '#' only starts comment lines, which bx skips too
+            with_reference = 0
+            for first_line, text in _block_texts(handle, path):
+                if "#" in text:  # '#' only starts comment lines
                     text = "".join(line + "\n" for line in text.split("\n") if line and not line.startswith("#"))
                 if not text.strip():
                     continue
                 if not text.startswith("a"):
                     raise UserError(f"{path}: line {first_line + 1} starts a block without an 'a' line.")
-                try:
-                    interval = _reference_interval(text, extractor.prefix)
-                    if interval is None or not extractor.index.overlapping(*interval):
-                        continue
-                    block = bx.align.maf.from_string(text)
-                except Exception as error:  # bx raises bare Exception/AssertionError/ValueError on bad rows
-                    raise UserError(f"{path}: block at line {first_line + 1} is not valid MAF ({error!r}).") from None
-                yield block
+                blocks += 1
+                if example is None:
+                    example = text[text.find("\ns ") + 3:].split(maxsplit=1)[0] if "\ns " in text else None
+                interval = _reference_interval("\n" + text, extractor.prefix)
+                if interval is None:
+                    continue
+                with_reference += 1
+                if extractor.index.overlapping(*interval):
+                    yield parse_block(text, extractor.prefix, f"{path}: block at line {first_line + 1}")
         except (UnicodeDecodeError, EOFError, OSError) as error:
-            raise UserError(f"{path}: not a readable MAF file ({error}).") from None
+            raise UserError(f"{path}: not a readable MAF file, or a truncated one ({error}).") from None
+    if blocks and not with_reference:
+        raise UserError(f"{path}: none of its {blocks} blocks has a row of the reference "
+                        f"{extractor.reference!r} (rows are named like {example!r}); check --reference.")
 
 
 def stream_alignments(maf_paths, utrs, genome, reference):
@@ -335,20 +422,16 @@ def stream_alignments(maf_paths, utrs, genome, reference):
                 finished.add(index)
                 yield extractor.finish(index, open_utrs.pop(index))
 
-        for block in _overlapping_blocks(maf_path, extractor):
-            block, reference_row = extractor.reference_component(block)
-            if reference_row is None:
-                continue
-            chrom = reference_row.src[len(extractor.prefix):]
-            if chrom != current_chrom:
+        for block in overlapping_blocks(maf_path, extractor):
+            if block.chrom != current_chrom:
                 yield from close(float("inf"))
-                current_chrom = chrom
-            yield from close(reference_row.start)
+                current_chrom = block.chrom
+            yield from close(block.start)
             already_open = set(open_utrs)
             for index in dict.fromkeys(extractor.add_block(block, open_utrs)):
                 if index in finished:
                     raise UserError(
-                        f"{maf_path}: block at {reference_row.src}:{reference_row.start} comes after blocks "
+                        f"{maf_path}: block at {block.src}:{block.start} comes after blocks "
                         f"past UTR {utrs[index].utr_id}; the MAF must be sorted by reference position.")
                 if index not in already_open:
                     heapq.heappush(ends, (utrs[index].exons[-1][1], index))
@@ -391,36 +474,56 @@ def indexed_alignments(maf_path, index_path, utrs, genome, reference):
         raise UserError(f"{index_path}: MAF index not found.")
     utrs = list(utrs)
     extractor = _Extractor(utrs, genome, reference, maf_path)
-    access = _IndexedMaf(str(maf_path), str(index_path), keep_open=True)
     try:
-        for index, utr in enumerate(utrs):
-            blocks = {}
-            for start, end in utr.exons:
-                for block, _, offset in access.get_as_iterator_with_index_and_offset(
-                        extractor.prefix + utr.chrom, start, end):
-                    blocks.setdefault(offset, block)
+        index = interval_index_file.Indexes(str(index_path))
+    except Exception as error:  # bx raises a bare Exception for a file that is not an index
+        raise UserError(f"{index_path}: not a bx MAF index ({error}).") from None
+    lines = _Lines(maf_path)
+    try:
+        for utr_index, utr in enumerate(utrs):
+            offsets = sorted({offset for start, end in utr.exons
+                              for _, _, offset in index.find(extractor.prefix + utr.chrom, start, end)})
             accumulators = {}
-            for offset in sorted(blocks):
-                extractor.add_block(blocks[offset], accumulators, only_utr=index)
-            yield extractor.finish(index, accumulators.get(index))
+            for offset in offsets:
+                block = parse_block(lines.paragraph(offset), extractor.prefix, f"{maf_path}: block at offset {offset}")
+                if block is not None:
+                    extractor.add_block(block, accumulators, only_utr=utr_index)
+            yield extractor.finish(utr_index, accumulators.get(utr_index))
     finally:
-        access.close()
+        lines.close()
 
 
-def utr_alignments(bed, genome, maf_paths, maf_dir, maf_index, reference):
-    """The UTRs of ``bed`` and an iterator of their alignments (indexed or streamed).
-
-    MAFs are read in sorted path order, so outputs do not depend on how files were listed.
-    """
+def resolve_maf_paths(maf_paths, maf_dir) -> list:
+    """The MAFs given by ``--maf`` and ``--maf-dir`` in sorted path order (outputs must not depend
+    on how files were listed); none at all is an error, so a failed hal2maf cannot pass silently."""
+    maf_paths = list(maf_paths)
     if maf_dir:
-        maf_paths = [*maf_paths, *Path(maf_dir).glob("*.maf"), *Path(maf_dir).glob("*.maf.gz")]
-    maf_paths = sorted(map(str, maf_paths))
+        maf_dir = Path(maf_dir)
+        in_dir = [*maf_dir.glob("*.maf"), *maf_dir.glob("*.maf.gz")]
+        if not in_dir:
+            raise UserError(f"{maf_dir}: the MAF folder holds no *.maf or *.maf.gz file "
+                            "(did the hal2maf step fail?).")
+        maf_paths += in_dir
     if not maf_paths:
         raise UserError("no MAF given: pass --maf or a --maf-dir holding *.maf or *.maf.gz files.")
+    return sorted(map(str, maf_paths))
+
+
+def read_utrs_on_genome(bed, genome) -> list:
+    """The UTRs of ``bed``; an empty BED or a UTR on a contig the genome lacks is an error."""
     utrs = read_utr_bed(bed)
+    if not utrs:
+        raise UserError(f"{bed}: the BED holds no UTR.")
     for utr in utrs:
         if utr.chrom not in genome.contigs:
             raise UserError(f"{bed}: UTR {utr.utr_id} lies on contig {utr.chrom!r}, which {genome.path} does not have.")
+    return utrs
+
+
+def utr_alignments(bed, genome, maf_paths, maf_dir, maf_index, reference):
+    """The UTRs of ``bed`` and an iterator of their alignments (indexed or streamed)."""
+    maf_paths = resolve_maf_paths(maf_paths, maf_dir)
+    utrs = read_utrs_on_genome(bed, genome)
     if maf_index:
         if len(maf_paths) != 1:
             raise UserError("--maf-index indexes one MAF; give exactly one --maf with it.")

@@ -7,7 +7,7 @@
 - Label: ``log10(max(TPM, 0.001))`` of one tissue, joined on unversioned Ensembl ids.
 - Split: DExTER's (Python ``random.seed(seed)``, ``random.sample(genes, int(2n/3))`` over the
   genes in expression-table order), then a dev set carved from training with scikit-learn's
-  ``train_test_split`` as in the DNABERT-2 fine-tuning.
+  ``train_test_split`` as in the DNABERT-2 fine-tuning. Genes stay in expression-table order.
 """
 
 import random
@@ -48,7 +48,7 @@ def read_expression(path, tissue: str) -> pd.Series:
     with open(path) as handle:
         is_gct = handle.readline().startswith("#1.")
     try:
-        table = pd.read_csv(path, sep="\t", skiprows=2 if is_gct else 0, dtype=str)
+        table = pd.read_csv(path, sep="\t", skiprows=2 if is_gct else 0, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise UserError(f"{path}: not a readable tab-separated expression table ({error}).") from None
     id_column = "Name" if is_gct else table.columns[0]
@@ -131,22 +131,22 @@ def tss_windows(gtf_path, genome, flank=2000, gene_types=("protein_coding",), co
 
 
 def split_genes(genes, seed=DEXTER_SEED, dev_fraction=0.13, dev_seed=42) -> list:
-    """``[(gene, split)]``: DExTER's training genes in sampling order, then test genes in input order.
+    """``[(gene, split)]`` for ``genes`` in their input (expression-table) order.
 
-    ``split`` is ``train``, ``dev`` (carved from DExTER's training genes) or ``test``. The order
-    matters: DExTER's 10-fold cross-validation runs over training genes in sampling order.
+    DExTER's training genes are ``random.Random(seed).sample(genes, int(2n/3))``; ``split`` is
+    ``train``, ``dev`` (carved from the training genes, taken in input order, by scikit-learn's
+    ``train_test_split``) or ``test``. The order is kept because DExTER writes its training matrix
+    in input order, and its unshuffled 10-fold LassoCV runs over the rows in that order.
     """
     from sklearn.model_selection import train_test_split
 
     genes = list(genes)
     if len(genes) < 3:
         raise UserError(f"only {len(genes)} genes have both a window and a label; a split needs at least 3.")
-    rng = random.Random(seed)
-    training = rng.sample(genes, int(len(genes) * 2 / 3))
-    chosen = set(training)
+    chosen = set(random.Random(seed).sample(genes, int(len(genes) * 2 / 3)))
+    training = [gene for gene in genes if gene in chosen]
     dev = set()
     if dev_fraction > 0:
         _, dev_genes = train_test_split(training, test_size=dev_fraction, random_state=dev_seed)
         dev = set(dev_genes)
-    rows = [(gene, "dev" if gene in dev else "train") for gene in training]
-    return rows + [(gene, "test") for gene in genes if gene not in chosen]
+    return [(gene, "test" if gene not in chosen else "dev" if gene in dev else "train") for gene in genes]

@@ -20,6 +20,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from utrbench.errors import UserError
+from utrbench.progress import SILENT
 
 NUCLEOTIDES = "ACGT"
 OTHER_CODE = 4
@@ -270,12 +271,13 @@ class Exploration:
     graph: list  # dict rows, one per processed domain and per region kept for it
 
 
-def explore(codes, y, lattice: Lattice, ratio=INCREASE_RATIO, delta=INCREASE_DELTA, max_kmer_length=0) -> Exploration:
+def explore(codes, y, lattice: Lattice, ratio=INCREASE_RATIO, delta=INCREASE_DELTA, max_kmer_length=0,
+            progress=SILENT) -> Exploration:
     """Greedy DExTER exploration on training genes (``codes [n, L]``, ``y [n]``).
 
     Breadth-first by k: the set of domains queued at one k is known before any is processed, and
     whether a domain is accepted depends only on scores, so each level's k-mers (and the controls
-    they need) are counted and scored together.
+    they need) are counted and scored together. ``progress`` counts domains and gets a line per k.
     """
     scores: dict = {}
     whole = lattice.whole_window
@@ -315,6 +317,9 @@ def explore(codes, y, lattice: Lattice, ratio=INCREASE_RATIO, delta=INCREASE_DEL
                     if (extended, kept) not in seen:
                         seen.add((extended, kept))
                         next_level.append((extended, kept, f"{kmer}{lattice.label(kept)}"))
+        progress.update(len(level))
+        progress.write(f"k = {k}: {len(level)} domains explored, {len(variables)} variables so far, "
+                       f"{len(next_level)} queued at k = {k + 1}")
         level = next_level
     return Exploration(list(variables), scores, graph)
 
@@ -406,14 +411,16 @@ class DexterRun:
 
 
 def run_dexter(codes, y, is_train, tss_index, n_bins=13, ratio=INCREASE_RATIO, delta=INCREASE_DELTA,
-               max_kmer_length=0, folds=10) -> DexterRun:
+               max_kmer_length=0, folds=10, progress=SILENT) -> DexterRun:
     """Explore on training genes, build features for all genes, fit LassoCV, predict test genes."""
     is_train = np.asarray(is_train, dtype=bool)
     if is_train.all() or not is_train.any():
         raise UserError("DExTER needs both training and test genes; check the split column of the labels.")
     lattice = Lattice(make_bins(codes.shape[1], tss_index, n_bins), tss_index)
-    exploration = explore(codes[is_train], y[is_train], lattice, ratio, delta, max_kmer_length)
+    exploration = explore(codes[is_train], y[is_train], lattice, ratio, delta, max_kmer_length, progress)
+    progress.write(f"{len(exploration.variables)} variables; counting them in {len(codes)} genes")
     features = feature_matrix(codes, exploration.variables, lattice)
+    progress.write(f"fitting {folds}-fold LassoCV on {int(is_train.sum())} training genes")
     model = fit_lasso(features[is_train], y[is_train], folds=folds)
     predictions = model.predict(features[~is_train])
     return DexterRun(lattice, exploration, model, predictions, regression_metrics(y[~is_train], predictions))

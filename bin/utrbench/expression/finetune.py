@@ -6,6 +6,12 @@ The head follows DNABERT-2's published fine-tuning: the final hidden state of th
 real (non-padding) tokens instead. Loss: MSE on log10 TPM. Optimiser: AdamW (weight decay on
 matrices only, as the Hugging Face Trainer), linear warm-up then linear decay, gradient-norm clip
 1.0; the checkpoint with the lowest dev loss is kept, with optional early stopping.
+
+Input length: the study tokenised the whole 4,001-bp window with ``model_max_length`` 1000
+(about 850 DNABERT-2 tokens, so little is cut), although DNABERT-2's config says 512: ALiBi has no
+position table, so longer inputs need nothing learned. The same holds for every model without a
+learned absolute position table (ALiBi, rotary, convolutions); a model with one (DNABERT's BERT
+embeddings) cannot see past its context, so its windows are cut there.
 """
 
 import copy
@@ -19,9 +25,12 @@ import torch
 from torch import nn
 
 from utrbench.errors import UserError
+from utrbench.progress import SILENT
 
 HEAD_WEIGHTS = "regression_head.safetensors"
 HEAD_CONFIG = "regression_head.json"
+STUDY_MAX_TOKENS = 1000  # model_max_length of the study's fine-tuning run (reference 02, section 2)
+STUDY_SPECIES = "Homo_sapiens"  # GTEx windows are human; a species-aware model is told so
 
 
 class RegressionHead(nn.Module):
@@ -55,15 +64,16 @@ class RegressionHead(nn.Module):
 
 
 class Regressor(nn.Module):
-    """A family model's encoder plus a :class:`RegressionHead`."""
+    """A family model's encoder plus a :class:`RegressionHead`; every sequence is of species ``species_id``."""
 
-    def __init__(self, encoder, head: RegressionHead):
+    def __init__(self, encoder, head: RegressionHead, species_id: int = 0):
         super().__init__()
         self.encoder = encoder
         self.head = head
+        self.species_id = int(species_id)
 
     def forward(self, input_ids, attention_mask):
-        species = torch.zeros(input_ids.shape[0], dtype=torch.long, device=input_ids.device)
+        species = torch.full((input_ids.shape[0],), self.species_id, dtype=torch.long, device=input_ids.device)
         hidden = self.encoder.encode(input_ids, attention_mask, species)[-1]
         return self.head(hidden, attention_mask).float()
 
@@ -76,6 +86,13 @@ def new_head(loaded, dropout=0.1, seed=0) -> RegressionHead:
     torch.manual_seed(seed)
     pooling = "first_token" if loaded.tokenizer.cls_id is not None else "mean"
     return RegressionHead(hidden_size, dropout, pooling)
+
+
+def token_limit(loaded, requested: int = STUDY_MAX_TOKENS) -> int:
+    """Tokens per window: ``requested``, cut to the model's context only if it has a learned position table."""
+    learned_positions = any(name.split(".")[-1] == "position_embeddings" and isinstance(module, nn.Embedding)
+                            for name, module in loaded.model.named_modules())
+    return min(requested, loaded.tokenizer.max_tokens) if learned_positions else requested
 
 
 def tokenize(tokenizer, sequences, max_tokens: int) -> list:
@@ -144,9 +161,19 @@ def predict(regressor, token_ids, pad_id, batch_size, device, precision="auto") 
     return np.concatenate(outputs).astype(np.float64) if outputs else np.zeros(0)
 
 
+def optimizer_steps(n_train: int, settings: TrainingSettings) -> int:
+    """Optimizer steps of a full run (the last accumulation of an epoch may be short)."""
+    batches_per_epoch = math.ceil(n_train / settings.batch_size)
+    return math.ceil(batches_per_epoch / settings.gradient_accumulation) * settings.epochs
+
+
 def train_regressor(regressor, pad_id, train_ids, y_train, dev_ids, y_dev, settings: TrainingSettings,
-                    device="cpu", progress=None) -> TrainingResult:
-    """Fine-tune ``regressor`` in place; on return it holds the weights with the lowest dev loss."""
+                    device="cpu", progress=SILENT) -> TrainingResult:
+    """Fine-tune ``regressor`` in place; on return it holds the weights with the lowest dev loss.
+
+    ``progress`` (:class:`utrbench.progress.Progress`) counts optimizer steps and gets one line per
+    dev evaluation.
+    """
     from transformers.optimization import get_linear_schedule_with_warmup
 
     if len(train_ids) == 0 or len(dev_ids) == 0:
@@ -160,7 +187,7 @@ def train_regressor(regressor, pad_id, train_ids, y_train, dev_ids, y_dev, setti
                                    {"params": no_decay, "weight_decay": 0.0}], lr=settings.learning_rate)
     batches_per_epoch = math.ceil(len(train_ids) / settings.batch_size)
     steps_per_epoch = math.ceil(batches_per_epoch / settings.gradient_accumulation)
-    total_steps = steps_per_epoch * settings.epochs
+    total_steps = optimizer_steps(len(train_ids), settings)
     scheduler = get_linear_schedule_with_warmup(optimizer, min(settings.warmup_steps, total_steps), total_steps)
     eval_every = settings.eval_every or max(1, steps_per_epoch // 2)
     dtype = _autocast_dtype(settings.precision, device)
@@ -198,6 +225,7 @@ def train_regressor(regressor, pad_id, train_ids, y_train, dev_ids, y_dev, setti
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
+            progress.update(1)
             if step % eval_every and not (last_of_epoch and epoch == settings.epochs - 1):
                 continue
             dev_loss, dev_pearson = evaluate()
@@ -205,8 +233,8 @@ def train_regressor(regressor, pad_id, train_ids, y_train, dev_ids, y_dev, setti
             log.append({"step": step, "epoch": step / steps_per_epoch, "train_loss": float(np.mean(running)),
                         "dev_loss": dev_loss, "dev_pearson_r": dev_pearson})
             running = []
-            if progress:
-                progress(log[-1])
+            progress.write(f"step {step} (epoch {step / steps_per_epoch:.2f}): train loss {log[-1]['train_loss']:.4f}, "
+                           f"dev loss {dev_loss:.4f}, dev r {dev_pearson:.3f}")
             if dev_loss < best_loss:
                 best_loss, best_step, stale = dev_loss, step, 0
                 best_state = copy.deepcopy(regressor.state_dict())
@@ -246,4 +274,5 @@ def load_regressor(directory, device="cpu"):
     loaded = load_model(directory, device=device)
     head = RegressionHead(**json.loads((directory / HEAD_CONFIG).read_text()))
     head.load_state_dict(load_file(str(directory / HEAD_WEIGHTS)))
-    return loaded, Regressor(loaded.model, head).to(device).eval()
+    species_id = loaded.info.species_index(loaded.info.provenance.get("species", STUDY_SPECIES), str(directory))
+    return loaded, Regressor(loaded.model, head, species_id).to(device).eval()

@@ -6,8 +6,8 @@ predictor the same way; the ``kind`` attribute says that the values are scores, 
 
 - PhyloP: the conservation score of the position, the same in all four columns (it does not depend
   on the allele);
-- CADD: the score (PHRED by default) of the substitution to each base; the reference base's column,
-  and positions CADD does not list, are NaN.
+- CADD: the raw score (``RawScore``, as the study; ``PHRED`` on request) of the substitution to each
+  base; the reference base's column, and positions CADD does not list, are NaN.
 
 UTRs on the minus strand are read 3' to 5' in genome coordinates, with columns complemented, so that
 row i is nucleotide i of the UTR sequence.
@@ -55,7 +55,7 @@ def phylop_scores(bigwig_path, utrs) -> list:
     return results
 
 
-def cadd_scores(tsv_path, utrs, column="PHRED") -> list:
+def cadd_scores(tsv_path, utrs, column="RawScore") -> list:
     """CADD ``[L, 4]`` per UTR from its bgzipped, tabix-indexed TSV (pysam); alt base = column."""
     import pysam
 

@@ -47,7 +47,8 @@ SECTIONS = (
             "halflife", ("pearson_r",)),
     Section("rbp", "RBP binding motifs (Fig 1, Table S2)",
             "ROC AUC of functional RBNS motif sites (inside eCLIP peaks) against the same k-mers outside peaks, "
-            "signed (higher score = functional); strata by PhyloP within RBP x motif.", "rbp", ("roc_auc", "pr_auc")),
+            "signed (higher score = functional); strata by PhyloP within RBP x motif.", "rbp", ("roc_auc", "pr_auc"),
+            published_match=("dataset", "subset", "metric")),  # the study lists no strategy per model
     Section("variants", "Functional variants (Fig 2, Tables S3-S5)",
             "ROC AUC per variant split: signed with each score's documented direction, and the study's "
             "direction-free max(AUC, 1 - AUC) as its own subset.", "variants", ("roc_auc",)),
@@ -56,13 +57,14 @@ SECTIONS = (
             "expression", ("pearson_r", "spearman_rho", "r2"), columns="metric", published_match=("metric",)),
     Section("zooal_agreement", "Agreement with the alignment (Fig S2)",
             "Pearson r between each model's per-nucleotide probabilities and the Zoo-AL column frequencies.",
-            "zooal_agreement", ("pearson_r",)),
+            "zooal_agreement", ("pearson_r",), published_match=("dataset", "subset", "metric")),
 )
 KNOWN_TASKS = {section.task for section in SECTIONS}
 
-# Study names of models that come from the run's own steps rather than a model directory.
-BASELINE_STUDY_NAMES = {"kmer5": "5-mers (Siegel)", "minseq": "Griesemer 2021", "zooal": "Zoo-AL",
-                        "DExTER": "DExTER", "cadd": "CADD-1.7"}
+# Study names of models that come from the run's own steps rather than a model directory. A PhyloP
+# track is compared with the study's 241-way one (the study's main track and test_full's input).
+BASELINE_STUDY_NAMES = {"kmer5": "5-mers (Siegel)", "minseq": "Griesemer 2021", "zooal": "Zoo-AL", "Zoo-AL": "Zoo-AL",
+                        "DExTER": "DExTER", "cadd": "CADD-1.7", "phylop": "PhyloP-241way"}
 
 
 def read_metrics_files(paths) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Bar charts of Pearson r per model and subset (cell line × measure), like Table 1 and Fig. 3 of the study.
+"""Bar charts of task metrics: Pearson r per model and subset (Table 1, Fig. 3), ROC AUC per model and conservation stratum (Fig. 1).
 
 One figure per task and dataset: a panel per predictor, subsets along the x axis, one bar per
 model with its confidence interval. Written as PNG and PDF with the Agg backend and without
@@ -41,6 +41,32 @@ def bar_chart(metrics, title: str, metric: str = "pearson_r"):
     axes[0][0].set_ylabel(f"Pearson r ({metric})" if metric != "pearson_r" else "Pearson r")
     axes[0][-1].legend(fontsize="small", bbox_to_anchor=(1.02, 1), loc="upper left", frameon=False)
     figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def strata_bar_chart(metrics, title: str, metric: str = "roc_auc"):
+    """Figure 1 of the study: ``metric`` per model (x axis), one bar per subset (all / top / bottom 10 %
+    conservation) with its bootstrap interval, and the chance line at 0.5."""
+    rows = metrics[metrics["metric"] == metric].assign(label=lambda f: f["model"] + " " + f["predictor"])
+    labels = sorted(rows["label"].unique())
+    subsets = [s for s in ("all", "phylop_top10", "phylop_bottom10") if s in set(rows["subset"])]
+    width = 0.8 / max(len(subsets), 1)
+    figure, axis = plt.subplots(figsize=(max(4.0, 1.5 + 0.3 * len(labels) * max(len(subsets), 1)), 3.8))
+    colours = plt.get_cmap("tab10")(np.arange(len(subsets)))
+    for n, subset in enumerate(subsets):
+        selected = rows[rows["subset"] == subset].set_index("label")
+        value = selected["value"].reindex(labels).to_numpy(dtype=float)
+        errors = np.nan_to_num(np.vstack([value - selected["ci_low"].reindex(labels).to_numpy(dtype=float),
+                                          selected["ci_high"].reindex(labels).to_numpy(dtype=float) - value]))
+        axis.bar(np.arange(len(labels)) + (n - (len(subsets) - 1) / 2) * width, value, width, yerr=errors,
+                 capsize=2, color=colours[n], label=subset)
+    axis.axhline(0.5, color="black", linewidth=0.5, linestyle="--")
+    axis.set_xticks(np.arange(len(labels)), labels, rotation=30, ha="right")
+    axis.set_ylabel("ROC AUC" if metric == "roc_auc" else metric)
+    axis.set_ylim(0, 1)
+    axis.legend(fontsize="small", bbox_to_anchor=(1.02, 1), loc="upper left", frameon=False)
+    axis.set_title(title)
     figure.tight_layout()
     return figure
 

@@ -8,6 +8,36 @@ from utrbench.errors import UserError
 from utrbench.seq.alphabet import reverse_complement
 
 
+def check_index_is_current(path: Path) -> None:
+    """A ``.fai`` whose records do not start where its FASTA's headers end indexes another file
+    (the FASTA changed after indexing): pysam would return wrong sequence without a word, so it
+    is an error. Checked for plain FASTA (a bgzip FASTA's offsets are in the uncompressed stream)."""
+    index = Path(f"{path}.fai")
+    if not index.exists():
+        return
+    with open(path, "rb") as fasta:
+        if fasta.read(2) == b"\x1f\x8b":
+            return
+        size = path.stat().st_size
+        for number, line in enumerate(index.read_text().splitlines(), start=1):
+            fields = line.split("\t")
+            try:
+                name, length, offset, line_bases, line_bytes = fields[0], *map(int, fields[1:5])
+            except ValueError:
+                raise UserError(f"{index}: line {number} is not a .fai line (name, length, offset, bases, bytes).") from None
+            end = offset + (length // line_bases) * line_bytes + length % line_bases if line_bases else offset
+            if end > size or not _header_line_before(fasta, offset, name):
+                raise UserError(f"{index}: contig {name} is not where the index says in {path}; the index is stale "
+                                "(the FASTA changed after indexing), delete it so it is rebuilt.")
+
+
+def _header_line_before(fasta, offset, name) -> bool:
+    """Whether the line just before byte ``offset`` is the FASTA header of ``name``."""
+    fasta.seek(max(0, offset - 4096))
+    lines = fasta.read(offset - max(0, offset - 4096)).split(b"\n")
+    return len(lines) >= 2 and lines[-1] == b"" and lines[-2].split()[:1] == [b">" + name.encode()]
+
+
 class Genome:
     """A genome FASTA with a ``.fai`` index (created by pysam when absent).
 
@@ -19,6 +49,7 @@ class Genome:
         self.path = Path(path)
         if not self.path.exists():
             raise UserError(f"{self.path}: file not found.")
+        check_index_is_current(self.path)
         try:
             self._fasta = pysam.FastaFile(str(self.path))
         except (OSError, ValueError) as error:

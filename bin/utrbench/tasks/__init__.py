@@ -10,5 +10,5 @@
 - :mod:`~utrbench.tasks.features`: sequence-feature baselines written as embeddings (k-mer spectra,
   the minimal MPRA features), so regression treats them like any model.
 - :mod:`~utrbench.tasks.regression`: grouped cross-validated Ridge / SVR, pooled out-of-fold
-  Pearson r with a bootstrap interval.
+  Pearson r with the study's Fisher interval (or a bootstrap one).
 """

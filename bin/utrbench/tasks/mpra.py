@@ -11,11 +11,9 @@ cell line × measure, ``subset`` named ``<cell>_<measure>``.
   Jurkat stability, Beas2B stability). It has no region or chromosome, and mixes reference, SNP and
   mutant oligos of the same 160-nt regions, so the group is a cluster of near-identical sequences
   (:func:`group_near_identical`). Ids are ``fastutr_<row>`` (1-based row of the file).
-- Griesemer et al. 2021 (MPRAu), ``Oligo_Variant_Info.txt`` + ``Variant_MPRAu_Results.txt``, joined
-  on the oligo id; ref and alt alleles are separate samples (ids ``<oligo>_ref`` / ``<oligo>_alt``),
-  measure ``log2fc`` (``log2FoldChange_{Ref,Alt}_<cell>``), group = gene symbol; oligos listed with
-  more than one variant are dropped (the study keeps single-variant oligos). The column names are
-  those of :data:`GRIESEMER_COLUMNS`, written from the documented layout: not checked on the real files.
+- Griesemer et al. 2021 (MPRAu), supplementary ``Oligo_Variant_Info.txt`` + ``Variant_MPRAu_Results.txt``
+  and the GRCh37 genome their coordinates refer to (the files hold no sequences):
+  :func:`read_griesemer`.
 - Any other MPRA: a TSV/CSV with named id, sequence, group and target columns (:func:`read_generic`).
 """
 
@@ -33,7 +31,14 @@ from utrbench.tasks.targets import check_target_table
 SIEGEL_MEASURES = {"stability": "ratios_T4T0_GC_resid", "steady_state": "ratios_T0_GC_resid"}
 FASTUTR_CELL_LINES = ["Jurkat", "Beas2B"]  # columns 2 and 3 of fastUTR_mpra.txt.gz, both T4/T0 stability
 GRIESEMER_CELL_LINES = ["HEK293FT", "HEPG2", "HMEC", "K562", "GM12878", "SKNSH"]
-GRIESEMER_COLUMNS = {"oligo": "oligo_id", "gene": "gene_symbol", "ref": "ref_sequence", "alt": "alt_sequence"}
+# Columns of the supplementary files as the study's code reads them (GitHub
+# sergeyvilov/investigating-foundation-models-3utr, mpra/mpra_griesemer_2021/dataprep/: liftover/Snakefile.py
+# reads Oligo_Variant_Info.txt by position, $3 oligo_id, $4 variant_id, $5 chrom, $6-$7 oligo_starts/ends,
+# $9-$10 var_start/var_end, $11-$12 ref/alt allele, all 1-based inclusive, chrom without 'chr';
+# griesemer.ipynb and seed_variants.ipynb read the named columns below, join the results on
+# mpra_variant_id and cut each oligo from the genome, alleles on the + strand).
+GRIESEMER_INFO_COLUMNS = ["mpra_variant_id", "tag", "oligo_id", "chrom", "oligo_starts", "oligo_ends", "strand",
+                          "var_start", "ref_allele", "alt_allele", "other_var_in_oligo_window", "gene_symbols"]
 # Two oligos sharing an exact 30-mer are copies of one region (SNP alleles, ARE/CDE mutants,
 # overlapping tiles): 30 nt is far above chance sharing (4**30) and below the 160-nt oligo.
 NEAR_IDENTICAL_K = 30
@@ -143,31 +148,100 @@ def read_siegel(path, snp_only: bool = True) -> dict:
     return _per_subset(frame, {f"{cell}_{measure}": column for measure, column in SIEGEL_MEASURES.items()}, str(path))
 
 
-def read_griesemer(info_path, results_path, columns=GRIESEMER_COLUMNS) -> dict:
-    """Griesemer 2021 MPRAu: ref and alt oligos per cell line, log2 fold change, grouped by gene."""
+def _missing(values: pd.Series) -> pd.Series:
+    return values.isin(["", "NA", "NaN", "nan"])
+
+
+def merge_overlapping_groups(frame: pd.DataFrame) -> pd.Series:
+    """Group labels where genes sharing an overlapping oligo (same contig) become one group.
+
+    ``frame`` has ``group``, ``chrom``, ``start``, ``end`` (half-open); the merged group is named by
+    its genes, sorted and joined with ``+``. The study merges overlapping oligos into one group too,
+    so that no test fold holds a sequence that overlaps a training one.
+    """
+    order = frame.sort_values(["chrom", "start", "end"], kind="stable")
+    reach = order.groupby("chrom", sort=False)["end"].cummax().shift()
+    new_run = (order["chrom"] != order["chrom"].shift()) | (order["start"] >= reach)
+    interval_cluster = pd.Series(new_run.cumsum().to_numpy(), index=order.index).reindex(frame.index).to_numpy()
+    genes, gene_index = np.unique(frame["group"].to_numpy(dtype=str), return_inverse=True)
+    n_genes, n_clusters = len(genes), int(interval_cluster.max()) + 1
+    edges = coo_matrix((np.ones(len(frame), dtype=np.int8), (gene_index, n_genes + interval_cluster)),
+                       shape=(n_genes + n_clusters, n_genes + n_clusters))
+    component = connected_components(edges, directed=False)[1][:n_genes]
+    names = pd.Series(genes).groupby(component).agg(lambda members: "+".join(sorted(members)))
+    return pd.Series(names.loc[component[gene_index]].to_numpy(), index=frame.index)
+
+
+def read_griesemer(info_path, results_path, genome_path) -> dict:
+    """Griesemer 2021 MPRAu as the study prepares it: one sample per ref and per alt oligo.
+
+    Kept, as the study: contiguous oligos (no ',' in ``oligo_starts``), single-variant oligos
+    (``other_var_in_oligo_window`` empty, no ``_2`` alternative-background copy), SNVs whose
+    reference allele matches the genome. The sequence is the oligo cut from ``genome_path``
+    (GRCh37, the files' coordinates), the alt allele seeded into alt oligos, reverse-complemented
+    for ``-`` oligos (transcript orientation). Target of a ref oligo ``log2FoldChange_Ref_<cell>``,
+    of an alt oligo ``log2FoldChange_Alt_<cell>``, for variants with both values; id = ``oligo_id``;
+    group = gene symbol, genes linked by overlapping oligos merged (:func:`merge_overlapping_groups`),
+    for leave-one-gene-out.
+    Differences: no lift-over to GRCh38 and no check that the oligo lies in one of the study's
+    UTRs (both need the study's annotation; oligos are cut from GRCh37 directly).
+    """
+    from utrbench.seq.alphabet import reverse_complement
+    from utrbench.seq.genome import Genome
+
     info = _read_table(info_path, dtype=str, keep_default_na=False)
-    results = _read_table(results_path, dtype={columns["oligo"]: str})
-    _require(info, list(columns.values()), info_path)
-    _require(results, [columns["oligo"]], results_path)
-    single_variant = ~info[columns["oligo"]].duplicated(keep=False)
-    info = info[single_variant]
-    joined = info.merge(results, on=columns["oligo"], how="inner", validate="one_to_one")
-    if joined.empty:
-        raise UserError(f"{results_path}: no oligo id in common with {info_path}.")
+    _require(info, GRIESEMER_INFO_COLUMNS, info_path)
+    results = _read_table(results_path, dtype=str)
+    _require(results, ["mpra_variant_id"], results_path)
     cells = [c for c in GRIESEMER_CELL_LINES if f"log2FoldChange_Ref_{c}" in results.columns]
     if not cells:
         raise UserError(f"{results_path}: no log2FoldChange_Ref_<cell> column for any of {', '.join(GRIESEMER_CELL_LINES)}.")
-    alleles = []
-    for allele, sequence_column in (("Ref", columns["ref"]), ("Alt", columns["alt"])):
-        _require(results, [f"log2FoldChange_{allele}_{c}" for c in cells], results_path)
-        alleles.append(pd.DataFrame({
-            "id": joined[columns["oligo"]] + f"_{allele.lower()}",
-            "sequence": joined[sequence_column].str.upper(),
-            "group": joined[columns["gene"]],
-            **{cell: pd.to_numeric(joined[f"log2FoldChange_{allele}_{cell}"], errors="coerce") for cell in cells},
-        }))
-    frame = pd.concat(alleles, ignore_index=True)
-    return _per_subset(frame, {f"{cell}_log2fc": cell for cell in cells}, str(results_path))
+    _require(results, [f"log2FoldChange_{allele}_{c}" for c in cells for allele in ("Ref", "Alt")], results_path)
+    repeated = results["mpra_variant_id"][results["mpra_variant_id"].duplicated()]
+    if len(repeated):
+        raise UserError(f"{results_path}: line {repeated.index[0] + 2}: mpra_variant_id {repeated.iloc[0]!r} is listed twice.")
+    unknown_tags = sorted(set(info["tag"]) - {"ref", "alt"})
+    if unknown_tags:
+        raise UserError(f"{info_path}: tag values {', '.join(unknown_tags)} are not 'ref' or 'alt'.")
+    kept = info[~info["oligo_starts"].str.contains(",") & _missing(info["other_var_in_oligo_window"])
+                & ~info["mpra_variant_id"].str.endswith("_2")
+                & (info["ref_allele"].str.len() == 1) & (info["alt_allele"].str.len() == 1)]
+    rows = []
+    with Genome(genome_path) as genome:
+        contigs = set(genome.contigs)
+        for line, oligo in zip(kept.index + 2, kept.itertuples(index=False)):
+            contig = next((c for c in (oligo.chrom, "chr" + oligo.chrom) if c in contigs), None)
+            try:
+                start, end, variant = int(oligo.oligo_starts) - 1, int(oligo.oligo_ends), int(oligo.var_start) - 1
+            except ValueError:
+                raise UserError(f"{info_path}: line {line}: oligo or variant position is not an integer.") from None
+            if contig is None:
+                raise UserError(f"{info_path}: line {line}: chromosome {oligo.chrom!r} is not in {genome_path}.")
+            if oligo.strand not in ("+", "-") or not start <= variant < end:
+                raise UserError(f"{info_path}: line {line}: strand {oligo.strand!r} or variant position "
+                                f"{oligo.var_start} outside the oligo {oligo.oligo_starts}-{oligo.oligo_ends}.")
+            sequence = list(genome.fetch(contig, start, end))
+            if sequence[variant - start] != oligo.ref_allele.upper():
+                continue  # reference mismatch: dropped, as the study drops it
+            if oligo.tag == "alt":
+                sequence[variant - start] = oligo.alt_allele.upper()
+            sequence = "".join(sequence)
+            rows.append({"id": oligo.oligo_id, "mpra_variant_id": oligo.mpra_variant_id, "tag": oligo.tag,
+                         "sequence": reverse_complement(sequence) if oligo.strand == "-" else sequence,
+                         "group": oligo.gene_symbols, "chrom": contig, "start": start, "end": end})
+    oligos = pd.DataFrame(rows, columns=["id", "mpra_variant_id", "tag", "sequence", "group", "chrom", "start", "end"])
+    joined = oligos.merge(results, on="mpra_variant_id", how="inner", validate="many_to_one")
+    if joined.empty:
+        raise UserError(f"{results_path}: no mpra_variant_id in common with the usable oligos of {info_path}.")
+    joined["group"] = merge_overlapping_groups(joined)
+    is_ref = joined["tag"] == "ref"
+    for cell in cells:
+        # Values may be written with a decimal comma (the study's code replaces it); a variant enters a
+        # cell line's table only with both its ref and alt values, as in the study's run_regressor.py.
+        ref, alt = (pd.to_numeric(joined[f"log2FoldChange_{allele}_{cell}"].astype(str).str.replace(",", "."),
+                                  errors="coerce") for allele in ("Ref", "Alt"))
+        joined[cell] = ref.where(is_ref, alt).where(ref.notna() & alt.notna())
+    return _per_subset(joined, {f"{cell}_log2fc": cell for cell in cells}, str(results_path))
 
 
 def read_generic(path, id_column: str, sequence_column: str, group_column: str, target_columns) -> dict:

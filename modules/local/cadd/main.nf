@@ -1,6 +1,6 @@
 /*
  * CADD scores of every substitution at every UTR position from the tabix-indexed whole-genome
- * TSV, in the per-nucleotide HDF5 layout (ext.args may set --cadd-column RawScore).
+ * TSV, in the per-nucleotide HDF5 layout: the raw score, as the study (ext.args may set --cadd-column PHRED).
  */
 process CADD {
     tag "${meta.id}"

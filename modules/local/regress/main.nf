@@ -1,6 +1,6 @@
 /*
  * Grouped cross-validated Ridge / SVR of one target table on one embeddings file: pooled
- * out-of-fold Pearson r with a bootstrap CI (metrics TSV) and the out-of-fold predictions.
+ * out-of-fold Pearson r with its Fisher CI (metrics TSV) and the out-of-fold predictions.
  */
 process REGRESS {
     tag "${meta.model}:${meta.dataset}.${meta.subset}"

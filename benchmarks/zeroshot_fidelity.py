@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""The zero-shot engine's approximations judged on the RBP task: AUC under each strategy vs ``exact``.
+
+A planted RBP study (``--utrs`` random UTRs of ``--length`` nt; in the 5' half, inside IDR peaks of
+one RBP, copies of the element TGTAAATA; in the peak-free 3' half, bare copies of its 5-mer GTAAA
+with random flanks). Tiny models of every family with an LM head are pretrained on the UTRs with
+the project's trainer (its tiny recipe, constant learning rate ``--lr``) for up to ``--max-steps``
+steps, stopping once the training loss stays below ``--target-loss`` (the loss reached is printed),
+so that the model knows the element. Then for each strategy (``exact``, ``strided:6``,
+``strided:24``, ``strided:96``, ``unmasked``) the UTRs are scored (planning included in the
+time), the sites scored by mean p(reference) (``utrbench.tasks.rbp``) and the ROC AUC computed.
+
+Last line: ``cheapest_within_0.005: <speedup>``: per family the speedup over ``exact`` of the
+cheapest strategy whose AUC is within 0.005 of exact's; the smallest over the families.
+
+Usage: ``python benchmarks/zeroshot_fidelity.py [--families dnabert,ntv2,dnabert2,statespace] [--utrs 24]``
+"""
+
+import argparse
+import dataclasses
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bin"))
+
+from sklearn.metrics import roc_auc_score  # noqa: E402
+
+from utrbench.align.utrs import Utr  # noqa: E402
+from utrbench.infer.zeroshot import ZeroShotScorer  # noqa: E402
+from utrbench.io import write_probabilities  # noqa: E402
+from utrbench.models import init_model  # noqa: E402
+from utrbench.seq.fasta import write_fasta  # noqa: E402
+from utrbench.tasks.rbp import rbp_sites, read_eclip_peaks, score_sites  # noqa: E402
+from utrbench.train.recipe import read_recipe  # noqa: E402
+from utrbench.train.trainer import Distributed, Trainer  # noqa: E402
+
+ELEMENT, KMER = "TGTAAATA", "GTAAA"
+STRATEGIES = ("exact", "strided:6", "strided:24", "strided:96", "unmasked")
+
+
+def planted_study(count, length, workdir, rng):
+    """UTRs, sequences and the site table of the planted study (see the module docstring)."""
+    utrs, sequences, lines = [], {}, []
+    for n in range(count):
+        letters = rng.choice(list("ACG"), length)  # T only where planted: GTAAA occurs nowhere else
+        for slot in range(20, length // 2 - len(ELEMENT), 60):
+            letters[slot:slot + len(ELEMENT)] = list(ELEMENT)
+        for slot in range(length // 2 + 20, length - len(KMER), 60):
+            letters[slot:slot + len(KMER)] = list(KMER)
+        name = f"P{n:03d}"
+        utrs.append(Utr(name, "chr1", "+", [(n * 10 * length, n * 10 * length + length)]))
+        sequences[name] = "".join(letters)
+        lines.append(f"chr1\t{n * 10 * length}\t{n * 10 * length + length // 2}\tPUM2_K562_IDR\t0\t+\n")
+    (workdir / "peaks.bed").write_text("".join(lines))
+    motifs = pd.DataFrame({"rbp": ["PUM2"], "motif": [KMER], "stepwise_r_minus1": [1.0]})
+    sites, _ = rbp_sites(utrs, sequences, read_eclip_peaks([workdir / "peaks.bed"], 0), motifs, seed=1)
+    return sequences, sites
+
+
+def train(family, fasta, lr, max_steps, target_loss):
+    """The family's tiny recipe at a constant ``lr`` until the loss of 5 steps in a row is below target."""
+    recipe = read_recipe(ROOT / "conf" / "recipes" / f"{family}_tiny.json")
+    recipe = dataclasses.replace(recipe, steps=max_steps, lr=lr, schedule="constant", warmup_steps=0)
+    loaded = init_model(family, "tiny", seed=1, species=["Homo_sapiens"])
+    trainer = Trainer(loaded, recipe, [fasta], seed=1, dist=Distributed.from_environment("cpu"))
+    losses = []
+    while trainer.step < max_steps:
+        losses.append(trainer.train_step().loss)
+        if len(losses) >= 5 and max(losses[-5:]) < target_loss:
+            break
+    loaded.model.eval()
+    return loaded, trainer.step, float(np.mean(losses[-5:]))
+
+
+def fidelity(family, sequences, sites, workdir, args):
+    start = time.perf_counter()
+    with torch.enable_grad():
+        loaded, steps, loss = train(family, workdir / "utrs.fa", args.lr, args.max_steps, args.target_loss)
+    print(f"\n{family} tiny: {steps} steps, loss {loss:.3f} (uniform 1.386), {time.perf_counter() - start:.0f} s")
+    lengths = {name: len(s) for name, s in sequences.items()}
+    results = {}
+    with torch.inference_mode():
+        for strategy in STRATEGIES:
+            begin = time.perf_counter()
+            probs = ZeroShotScorer(loaded, strategy, token_budget=args.token_budget).score(list(sequences.values()))
+            elapsed = time.perf_counter() - begin
+            path = workdir / f"{family}.{strategy.replace(':', '')}.h5"
+            write_probabilities(path, list(sequences), probs, {"model": family, "strategy": strategy})
+            _, scores = score_sites(path, sites, lengths)
+            results[strategy] = (elapsed, roc_auc_score(sites["label"], scores))
+    exact_time, exact_auc = results["exact"]
+    print(f"  {'strategy':11s} {'seconds':>8s} {'speedup':>8s} {'AUC':>7s} {'dAUC':>7s}")
+    for strategy, (elapsed, auc) in results.items():
+        print(f"  {strategy:11s} {elapsed:8.2f} {exact_time / elapsed:8.1f} {auc:7.3f} {auc - exact_auc:+7.3f}")
+    close = [exact_time / elapsed for elapsed, auc in results.values() if abs(auc - exact_auc) <= 0.005]
+    return max(close)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--families", default="dnabert,ntv2,dnabert2,statespace")
+    parser.add_argument("--utrs", type=int, default=24)
+    parser.add_argument("--length", type=int, default=600)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--max-steps", type=int, default=400)
+    parser.add_argument("--target-loss", type=float, default=0.9)
+    parser.add_argument("--token-budget", type=int, default=16384)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    print(f"CPU, {torch.get_num_threads()} threads, torch {torch.__version__}")
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        sequences, sites = planted_study(args.utrs, args.length, workdir, np.random.default_rng(1))
+        # the trainer reads the dataset's '>utr_id:species' headers
+        write_fasta(((f"{name}:Homo_sapiens", s) for name, s in sequences.items()), workdir / "utrs.fa")
+        print(f"{len(sequences)} UTRs x {args.length} nt; {int(sites['label'].sum())} positive, "
+              f"{int((sites['label'] == 0).sum())} negative sites")
+        speedups = {family: fidelity(family, sequences, sites, workdir, args) for family in args.families.split(",")}
+    print(f"\ncheapest_within_0.005: {min(speedups.values()):.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -155,10 +155,11 @@ def test_profile_params_are_declared_and_valid(config):
     assert not errors
 
 
-# The param that switches each part of the benchmark on; test_full must set every one (RBP and
-# variant tasks add theirs here when they land).
+# The param that switches each part of the benchmark on; test_full must set every one (the variant
+# task adds its inputs here when it lands).
 FULL_BENCHMARK_INPUTS = ["utr_gtf", "utr_genome", "utr_hal", "utr_species", "models", "phylop_bigwig", "cadd_tsv",
-                         "mpra_tables", "halflife_table", "expression_genome", "expression_gtf", "expression_table"]
+                         "mpra_tables", "halflife_table", "expression_genome", "expression_gtf", "expression_table",
+                         "rbp_eclip", "rbp_motifs"]
 README = (PROJECT_DIR / "README.md").read_text()
 
 

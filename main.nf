@@ -68,6 +68,31 @@ workflow {
         ? channel.fromList(samplesheetToList(params.rbp_eclip, "${projectDir}/assets/schema_rbp_eclip.json")).map { row -> row instanceof List ? row[0] : row }
         : channel.fromPath(params.rbp_eclip, checkIfExists: true)
 
+    // Variant task inputs; gnomAD VCFs travel with their tabix/CSI indices (read by region).
+    gnomad_vcfs = params.variants_gnomad ? files(params.variants_gnomad, checkIfExists: true) : []
+    gnomad_indices = gnomad_vcfs.collectMany { vcf -> [file("${vcf}.tbi"), file("${vcf}.csi")].findAll { index -> index.exists() } }
+    has_variants = params.variants_clinvar || params.variants_gnomad || params.variants_eqtl || params.variants_cadd || params.variants_table
+    variant_sources = has_variants
+        ? channel.value([
+            params.variants_clinvar ? file(params.variants_clinvar, checkIfExists: true) : [],
+            gnomad_vcfs + gnomad_indices,
+            params.variants_eqtl ? files(params.variants_eqtl, checkIfExists: true) : [],
+            params.variants_cadd ? files(params.variants_cadd, checkIfExists: true) : [],
+            params.variants_table ? files(params.variants_table, checkIfExists: true) : [],
+        ])
+        : channel.empty()
+    zeroshot_strategies = params.zeroshot_strategies.tokenize(',').collect { name -> name.trim() }
+    variant_options = [
+        per_class: params.variants_per_class,
+        shared_negatives: params.variants_shared_negatives.toString().toBoolean(),
+        gnomad_pass_only: params.variants_gnomad_pass_only.toString().toBoolean(),
+        window: params.variants_window,
+        vis_widths: params.variants_vis_widths,
+        strategies: params.variants_strategies,
+        // pref, palt_inv and pratio read the full-UTR probabilities of the first zero-shot strategy
+        utr_strategy: zeroshot_strategies[0],
+    ]
+
     bench = UTRBENCH(
         gtf, genome, maf, hal,
         params.utr_species ? file(params.utr_species, checkIfExists: true) : [],
@@ -76,7 +101,7 @@ workflow {
         params.utr_gtf ? recipes : channel.empty(),
         params.pretrain_selection,
         external_models,
-        channel.fromList(params.zeroshot_strategies.tokenize(',').collect { name -> name.trim() }),
+        channel.fromList(zeroshot_strategies),
         params.phylop_bigwig ? channel.value(file(params.phylop_bigwig, checkIfExists: true)) : channel.empty(),
         params.cadd_tsv ? channel.value([file(params.cadd_tsv, checkIfExists: true), file("${params.cadd_tsv}.tbi", checkIfExists: true)]) : channel.empty(),
         params.mpra_tables ? channel.of([[id: params.mpra_dataset, format: params.mpra_format], files(params.mpra_tables, checkIfExists: true)]) : channel.empty(),
@@ -84,6 +109,8 @@ workflow {
         rbp_eclip,
         params.rbp_eclip && params.rbp_motifs ? channel.value(file(params.rbp_motifs, checkIfExists: true)) : channel.empty(),
         task_options,
+        variant_sources,
+        variant_options,
         params.seed
     )
 
@@ -145,6 +172,8 @@ workflow {
         .map { meta, data, strategy, h5 -> [model: meta.id, family: meta.family, dataset: data.id, strategy: strategy, probabilities: h5] }
         .mix(bench.zooal.map { h5 -> [model: 'zooal', family: 'alignment', dataset: 'utrs', strategy: 'alignment', probabilities: h5] })
         .mix(bench.baseline_scores.map { data, h5 -> [model: h5.baseName, family: 'baseline', dataset: data.id, strategy: 'score', probabilities: h5] })
+    variants = bench.variant_sets
+    variant_scores = bench.variant_scores.map { meta, tsv -> [model: meta.id, kind: meta.kind, orientation: meta.orientation, scores: tsv] }
     metrics = expression.metrics.map { _meta, tsv -> tsv }.mix(bench.metrics, report.agreement)
     figures = bench.figures
     predictions = bench.predictions.map { _meta, tsv -> tsv }
@@ -190,6 +219,17 @@ output {
     }
     figures {
         path 'figures'
+    }
+    variants {
+        // variants.tsv, variant_counts.tsv, the windows FASTAs and their index
+        path 'variants'
+    }
+    variant_scores {
+        path 'variants/scores'
+        index {
+            path 'variants/scores/index.csv'
+            header true
+        }
     }
     predictions {
         path 'predictions'

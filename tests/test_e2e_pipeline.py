@@ -10,7 +10,9 @@ row: the study's tiny DSS model.pt) -> EMBED (both models x human UTRs and MPRA 
 (the pretrained statespace) + PHYLOP
 -> TASK_RBP (sites from the test peaks and RBNS table; statespace, Zoo-AL and PhyloP scores; metrics)
 -> MPRA_PREP + TASK_MPRA (kmer3, minseq baselines; ridge; GroupKFold(5))
--> TASK_HALFLIFE (kmer2 baseline; ridge; leave one published fold out).
+-> TASK_HALFLIFE (kmer2 baseline; ridge; leave one published fold out)
+-> TASK_VARIANTS (variant sets from every source of the test profile, windows, ZEROSHOT of the
+   statespace model on its RNA windows, scores of it, Zoo-AL, PhyloP and CADD, metrics and figures).
 
 A second run of the whole chain in a fresh directory, concurrent with the first (as Nextflow would run
 independent tasks), must give byte-identical outputs. Seven steps start an interpreter that imports
@@ -57,8 +59,15 @@ PARAMS = {
     "rbp_bootstrap": 20,
     "rbp_bootstrap_seed": 0,
     "task_predictors": "ridge,svr",
+    "variants_per_class": 40,
+    "variants_window": 256,
+    "variants_vis_widths": "16,32,64,128,256",
+    "variants_strategies": "dnabert:strided:32,default:unmasked",
     "seed": 1,
 }
+VARIANT_ASSETS = ASSETS / "tasks" / "variants"
+# CADD's ext.args in conf/modules.config
+CADD_ARGS = "--cadd-column RawScore"
 # task.cpus of REGRESS: label process_medium (6 cpus) capped by the test profile's resourceLimits.
 REGRESS_CPUS = 2
 REGRESS_ARGS = "--svr-trials 5"  # ext.args of REGRESS in conf/test.config
@@ -219,7 +228,10 @@ def run_study(workdir: Path) -> dict:
                                 "halflife", 0) for model, h5 in halflife_embeddings.items()]
     halflife_report = plot_task(workdir, halflife_metrics, "halflife")
 
+    variants = run_variant_task(workdir, bed, genome, zooal / "zooal.h5", model_dirs[PRETRAINED], probabilities)
+
     return {
+        **variants,
         "human": human, "table": table, "zooal": zooal / "zooal.h5", "train": shards, "valid": split / "dataset" / "valid.fa",
         "models": model_dirs, "embeddings": embeddings, "probabilities": probabilities,
         "mpra_subsets": sorted(path.name[len(dataset) + 1:-4] for path in mpra.glob(f"{dataset}.*.tsv")),
@@ -229,6 +241,65 @@ def run_study(workdir: Path) -> dict:
         "rbp_sites": sites, "rbp_scores": scores, "rbp_metrics": rbp_report / "metrics.tsv",
         "rbp_figure": rbp_report / "rbp.utrs.roc_auc.png",
     }
+
+
+def run_variant_task(workdir, bed, genome, zooal, model_dir, utr_probabilities) -> dict:
+    """PHYLOP and CADD of ZEROSHOT, then TASK_VARIANTS as subworkflows/local/task_variants runs it."""
+    seed = PARAMS["seed"]
+    phylop = run_task("phylop", workdir, {"meta.id": "utrs", "bed": "utrs.bed", "bigwig": "phylop.bw"},
+                      {"utrs.bed": bed, "phylop.bw": VARIANT_ASSETS / "phylop.bw"}) / "utrs.phylop.h5"
+    cadd_tsv = VARIANT_ASSETS / "whole_genome_SNVs.tsv.gz"
+    cadd = run_task("cadd", workdir, {"meta.id": "utrs", "bed": "utrs.bed", "tsv": cadd_tsv.name, "tbi": cadd_tsv.name + ".tbi",
+                                      "args": CADD_ARGS},
+                    {"utrs.bed": bed, cadd_tsv.name: cadd_tsv, cadd_tsv.name + ".tbi": Path(f"{cadd_tsv}.tbi")}) / "utrs.cadd.h5"
+    staged = {"clinvar/clinvar.vcf.gz": VARIANT_ASSETS / "clinvar.vcf.gz",
+              "gnomad/gnomad.sites.vcf.bgz": VARIANT_ASSETS / "gnomad.sites.vcf.bgz",
+              "gnomad/gnomad.sites.vcf.bgz.tbi": VARIANT_ASSETS / "gnomad.sites.vcf.bgz.tbi",
+              "eqtl/QTD000001.credible_sets.tsv.gz": VARIANT_ASSETS / "QTD000001.credible_sets.tsv.gz",
+              "cadd/humanDerived_SNVs.vcf.gz": VARIANT_ASSETS / "humanDerived_SNVs.vcf.gz",
+              "cadd/simulation_SNVs.vcf.gz": VARIANT_ASSETS / "simulation_SNVs.vcf.gz",
+              "tables/own_variants.tsv": VARIANT_ASSETS / "own_variants.tsv"}
+    source_args = ("--clinvar clinvar/clinvar.vcf.gz --gnomad gnomad/gnomad.sites.vcf.bgz "
+                   "--eqtl eqtl/QTD000001.credible_sets.tsv.gz --cadd cadd/humanDerived_SNVs.vcf.gz "
+                   "--cadd cadd/simulation_SNVs.vcf.gz --table tables/own_variants.tsv")
+    sets = run_task("variant_sets", workdir, {
+        "bed": "utrs.bed", "genome": "genome.fa", "source_args": source_args, "per_class": PARAMS["variants_per_class"],
+        "flags": "", "seed": seed,
+    }, {"utrs.bed": bed, "genome.fa": genome, **staged})
+    variants = sets / "variants.tsv"
+    windows = run_task("variant_windows", workdir, {"variants": "variants.tsv", "bed": "utrs.bed", "genome": "genome.fa",
+                                                    "window": PARAMS["variants_window"]},
+                       {"variants.tsv": variants, "utrs.bed": bed, "genome.fa": genome})
+    # statespace falls under 'default:unmasked'; models trained on the dataset score RNA windows
+    strategy = PARAMS["variants_strategies"].split(",")[-1].split(":", 1)[1]
+    prefix = f"{PRETRAINED}.variant_windows_rna.{strategy.replace(':', '')}"
+    window_probs = run_task("zeroshot", workdir, {
+        "model_dir": PRETRAINED, "meta.family": MODELS[PRETRAINED], "meta.id": PRETRAINED, "fasta": "variant_windows.rna.fa",
+        "strategy": strategy, "device": "cpu", "model_args": MODEL_ARGS[PRETRAINED], "prefix": prefix,
+    }, {PRETRAINED: model_dir, "variant_windows.rna.fa": windows / "variant_windows.rna.fa"}) / f"{prefix}.probs.h5"
+    common = {"variants.tsv": variants, "variant_windows.tsv": windows / "variant_windows.tsv", "utrs.bed": bed}
+    jobs = {
+        PRETRAINED: (f"--utr-probs {utr_probabilities.name}",
+                     f"--window-probs {window_probs.name} --windows-index variant_windows.tsv "
+                     "--windows-fasta variant_windows.rna.fa --orientation rna",
+                     {utr_probabilities.name: utr_probabilities, window_probs.name: window_probs,
+                      "variant_windows.rna.fa": windows / "variant_windows.rna.fa"}),
+        "zooal": ("--utr-probs zooal.h5", "", {"zooal.h5": zooal}),
+        "phylop": ("--phylop utrs.phylop.h5", "", {"utrs.phylop.h5": phylop}),
+        "cadd": ("--cadd utrs.cadd.h5", "", {"utrs.cadd.h5": cadd}),
+    }
+    scores = {}
+    for model, (utr_arg, window_arg, inputs) in jobs.items():
+        taskdir = run_task("variant_scores", workdir, {
+            "meta.id": model, "variants": "variants.tsv", "bed": "utrs.bed", "utr_arg": utr_arg, "window_arg": window_arg,
+            "vis_widths": PARAMS["variants_vis_widths"],
+        }, {**common, **inputs})
+        scores[model] = taskdir / f"{model}.variant_scores.tsv"
+    staged_scores = {f"scores/{path.name}": path for _, path in sorted(scores.items())}
+    report = run_task("variant_metrics", workdir, {"seed": seed, "scores": " ".join(staged_scores)}, staged_scores) / "variants"
+    return {"variants": variants, "variant_counts": sets / "variant_counts.tsv", "variant_windows": windows,
+            "window_probabilities": window_probs, "variant_scores": scores, "variant_metrics": report / "metrics.tsv",
+            "variant_figures": sorted(report.glob("*.p*"))}
 
 
 def fasta_lengths(path) -> dict:
@@ -324,11 +395,37 @@ def test_rbp_task_scores_every_site_with_every_model_and_baseline(runs):
     assert outputs["rbp_figure"].stat().st_size > 0
 
 
+def test_variant_task_scores_every_split_model_and_score(runs):
+    outputs, _ = runs
+    variants = pd.read_csv(outputs["variants"], sep="\t")
+    assert set(variants["split"]) == {"clinvar", "gnomAD", "eQTL", "CADD", "custom"}
+    metrics = read_metrics(outputs["variant_metrics"])
+    signed = metrics[(metrics["subset"] == "signed") & (metrics["metric"] == "roc_auc")]
+    widths = PARAMS["variants_vis_widths"].split(",")
+    expected_scores = {PRETRAINED: {"pref", "palt_inv", "pratio", "VIS", "loss_ref", "loss_alt", "loss_diff",
+                                    *(f"VIS_{w}" for w in widths)},
+                       "zooal": {"pref", "palt_inv", "pratio"}, "phylop": {"phylop"}, "cadd": {"cadd"}}
+    for model, scores in expected_scores.items():
+        for split in set(variants["split"]):
+            got = set(signed[(signed["model"] == model) & (signed["dataset"] == split)]["predictor"])
+            assert got == scores, (model, split)
+    phylop = signed[signed["model"] == "phylop"].set_index("dataset")["value"]
+    assert (phylop > 0.9).all(), phylop  # the planted conservation signal
+    free = metrics[metrics["subset"] == "direction_free"]
+    assert len(free) == len(signed) and (free["value"] >= 0.5).all()
+    assert {path.name for path in outputs["variant_figures"]} == {
+        f"variants_{name}.{suffix}" for name in ("roc", "auc_heatmap", "vis_gain") for suffix in ("png", "pdf")}
+
+
 def test_rerun_is_byte_identical(runs):
     first, again = runs
     pairs = [(first["rbp_sites"], again["rbp_sites"]), (first["rbp_scores"], again["rbp_scores"]),
              (first["rbp_metrics"], again["rbp_metrics"]), (first["rbp_figure"], again["rbp_figure"]),
              (first["mpra_metrics"], again["mpra_metrics"]), (first["halflife_metrics"], again["halflife_metrics"]),
+             (first["variants"], again["variants"]), (first["variant_metrics"], again["variant_metrics"]),
+             (first["window_probabilities"], again["window_probabilities"]),
+             *zip(first["variant_figures"], again["variant_figures"]),
+             *((first["variant_scores"][key], again["variant_scores"][key]) for key in first["variant_scores"]),
              (first["probabilities"], again["probabilities"]), (first["zooal"], again["zooal"]),
              *((first["embeddings"][key], again["embeddings"][key]) for key in first["embeddings"])]
     different = [str(a.name) for a, b in pairs if not filecmp.cmp(a, b, shallow=False)]

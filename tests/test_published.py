@@ -25,6 +25,11 @@ HAND_COPIED = [
     ("rbp.tsv", "rbp", "utrs", "phylop_bottom10", "PhyloP-241way", "zeroshot", "roc_auc", 0.136),
     ("zooal_agreement.tsv", "zooal_agreement", "utrs", "all", "NT-3UTR-RNA", "zeroshot", "pearson_r", 0.539),
     ("expression.tsv", "expression", "gtex_pituitary", "test", "DExTER", "lasso", "pearson_r", 0.64),
+    ("variants.tsv", "variants", "clinvar", "direction_free", "NT-MS-v2-100M", "VIS", "roc_auc", 0.685),
+    ("variants.tsv", "variants", "CADD", "direction_free", "NT-3UTR-RNA", "pratio", "roc_auc", 0.728),
+    ("variants.tsv", "variants", "gnomAD", "direction_free", "Zoo-AL", "pratio", "roc_auc", 0.701),
+    ("variants.tsv", "variants", "clinvar", "direction_free", "CADD-1.7", "cadd", "roc_auc", 0.976),
+    ("variants.tsv", "variants", "eQTL", "direction_free", "DNABERT2-ZOO", "mlp", "roc_auc", 0.831),
 ]
 
 

@@ -2,7 +2,8 @@
  * UTRBENCH: the 3'UTR study. Builds the multi-species 3'UTR dataset from a whole-genome
  * alignment, pretrains the requested model families on it, adds the models of the --models
  * samplesheet (importing downloaded checkpoints), computes their embeddings and per-nucleotide zero-shot
- * probabilities, and benchmarks them on RBP binding motifs, MPRA activity and mRNA half-life.
+ * probabilities, and benchmarks them on RBP binding motifs, functional variants (zero-shot), MPRA
+ * activity and mRNA half-life.
  */
 
 include { BUILD_UTR_DATASET } from '../subworkflows/local/build_utr_dataset'
@@ -14,6 +15,7 @@ include { ZEROSHOT          } from '../subworkflows/local/zeroshot'
 include { TASK_RBP          } from '../subworkflows/local/task_rbp'
 include { TASK_MPRA         } from '../subworkflows/local/task_mpra'
 include { TASK_HALFLIFE     } from '../subworkflows/local/task_halflife'
+include { TASK_VARIANTS     } from '../subworkflows/local/task_variants'
 
 workflow UTRBENCH {
     take:
@@ -36,6 +38,8 @@ workflow UTRBENCH {
     rbp_motifs        // channel: RBNS k-mer table (or empty: no RBP task)
     task_options      // map: predictors, mpra_baselines, mpra_alphas, mpra_n_folds, halflife_baselines,
                       //      rbp_stepwise_r_min, rbp_bootstrap, rbp_bootstrap_seed
+    variant_sources   // channel: [clinvar, gnomad VCFs + indices, eQTL tables, CADD files, tables] (or empty)
+    variant_options   // map: per_class, shared_negatives, gnomad_pass_only, window, vis_widths, strategies, utr_strategy
     seed              // Integer: seed of every random step
 
     main:
@@ -61,9 +65,10 @@ workflow UTRBENCH {
     utrs = dataset.human.map { fasta -> [[id: 'utrs'], fasta] }
     mpra = MPRA_PREP(mpra_tables)
     embedded = EMBED(models, utrs.mix(mpra.fasta.map { meta, fasta -> [[id: meta.id], fasta] }))
-    zeroshot = ZEROSHOT(
-        models, utrs, strategies,
-        dataset.bed.map { bed -> [[id: 'utrs'], bed] }, phylop, cadd
+    zeroshot = ZEROSHOT(models, utrs, strategies, dataset.bed.map { bed -> [[id: 'utrs'], bed] }, phylop, cadd)
+    variants_task = TASK_VARIANTS(
+        variant_sources, dataset.bed, genome, models, zeroshot.probs, dataset.zooal, zeroshot.baselines,
+        variant_options, seed
     )
 
     // RBP motifs from the per-nucleotide probabilities of the human UTRs, Zoo-AL and the baselines
@@ -88,13 +93,15 @@ workflow UTRBENCH {
     emit:
     models    = models                                    // [meta(id, family, ...), model_dir]
     embeddings = embedded.embeddings                      // [meta, dataset, embeddings HDF5]
-    probabilities = zeroshot.probs                        // [meta, dataset, strategy, HDF5]
+    probabilities = zeroshot.probs.mix(variants_task.window_probs)   // [meta, dataset, strategy, HDF5]
     baseline_scores = zeroshot.baselines                  // [dataset, PhyloP / CADD HDF5]
-    metrics   = rbp_task.metrics.mix(mpra_task.metrics, halflife_task.metrics)   // metrics TSV per task
-    figures   = rbp_task.figures.mix(mpra_task.figures, halflife_task.figures)   // PNG + PDF per task
+    metrics   = rbp_task.metrics.mix(mpra_task.metrics, halflife_task.metrics, variants_task.metrics)   // metrics TSV per task
+    figures   = rbp_task.figures.mix(mpra_task.figures, halflife_task.figures, variants_task.figures)   // PNG + PDF per task
     rbp_sites = rbp_task.sites                            // [dataset, site table]
     rbp_counts = rbp_task.counts                          // [dataset, counts per step]
     rbp_scores = rbp_task.scores                          // [dataset, score table]
+    variant_sets = variants_task.variants.mix(variants_task.counts, variants_task.windows)  // variants, counts, windows
+    variant_scores = variants_task.scores                 // [meta(id, kind, orientation), scores TSV]
     predictions = mpra_task.predictions.mix(halflife_task.predictions)
     runs      = pretrained.runs                           // [meta, pretraining run directory]
     human     = dataset.human                             // human 3'UTRs, transcript orientation

@@ -1,0 +1,101 @@
+"""Figures of the variant task: Fig 2 (ROC curves), Fig S3 (VIS window gain) and Table S3 (AUC heat map).
+
+All use signed AUCs (the direction of :mod:`utrbench.tasks.variant_metrics`), so a score that
+ranks functional variants low shows below 0.5 instead of being flipped. Saved with
+:func:`utrbench.report.task_figures.save_figure` (no timestamps: same metrics, same bytes).
+"""
+
+import numpy as np
+from sklearn.metrics import roc_curve
+
+from utrbench.report.task_figures import plt
+from utrbench.tasks.variant_metrics import direction
+
+
+def _signed_auc(metrics):
+    rows = metrics[(metrics["subset"] == "signed") & (metrics["metric"] == "roc_auc")]
+    return rows.set_index(["dataset", "model", "predictor"])["value"]
+
+
+def best_scores(metrics) -> dict:
+    """``{(split, model): score}``: each model's score with the highest signed ROC AUC per split."""
+    auc = _signed_auc(metrics).reset_index().sort_values(["dataset", "model", "value", "predictor"],
+                                                         ascending=[True, True, False, True], kind="stable")
+    best = auc.drop_duplicates(["dataset", "model"])
+    return {(row.dataset, row.model): row.predictor for row in best.itertuples(index=False)}
+
+
+def roc_figure(tables: dict, metrics):
+    """One panel per split: the ROC curve of every model's best score (Fig 2)."""
+    best = best_scores(metrics)
+    auc = _signed_auc(metrics)
+    splits = sorted({split for split, _ in best})
+    figure, axes = plt.subplots(1, max(len(splits), 1), figsize=(3.4 * max(len(splits), 1), 3.6), squeeze=False)
+    colours = plt.get_cmap("tab20")
+    models = sorted({model for _, model in best})
+    for axis, split in zip(axes[0], splits):
+        for number, model in enumerate(models):
+            score = best.get((split, model))
+            if score is None:
+                continue
+            part = tables[model][tables[model]["split"] == split]
+            values = part[score].to_numpy(dtype=float)
+            keep = np.isfinite(values)
+            fpr, tpr, _ = roc_curve(part["label"].to_numpy()[keep], direction(score) * values[keep])
+            axis.plot(fpr, tpr, color=colours(number % 20), linewidth=1,
+                      label=f"{model if score == model else f'{model} {score}'} ({auc[(split, model, score)]:.3f})")
+        axis.plot([0, 1], [0, 1], color="grey", linewidth=0.5, linestyle="--")
+        axis.set_title(split)
+        axis.set_xlabel("false positive rate")
+        axis.legend(fontsize="x-small", loc="lower right", frameon=False)
+    axes[0][0].set_ylabel("true positive rate")
+    figure.suptitle("Variant effect: each model's best zero-shot score (signed ROC AUC)")
+    figure.tight_layout()
+    return figure
+
+
+def vis_gain_figure(metrics):
+    """AUC(VIS_W) - AUC(pref) against W per split, one line per model (Fig S3); None without VIS_W."""
+    auc = _signed_auc(metrics).reset_index()
+    vis = auc[auc["predictor"].str.match(r"^VIS_\d+$")]
+    if vis.empty:
+        return None
+    pref = auc[auc["predictor"] == "pref"].set_index(["dataset", "model"])["value"]
+    splits = sorted(vis["dataset"].unique())
+    figure, axes = plt.subplots(1, len(splits), figsize=(3.4 * len(splits), 3.4), squeeze=False, sharey=True)
+    models = sorted(vis["model"].unique())
+    for axis, split in zip(axes[0], splits):
+        for number, model in enumerate(models):
+            rows = vis[(vis["dataset"] == split) & (vis["model"] == model)]
+            if rows.empty or (split, model) not in pref.index:
+                continue
+            widths = rows["predictor"].str.removeprefix("VIS_").astype(int).to_numpy()
+            order = np.argsort(widths)
+            axis.plot(widths[order], rows["value"].to_numpy()[order] - pref[(split, model)], marker="o",
+                      markersize=3, color=plt.get_cmap("tab10")(number % 10), label=model)
+        axis.set_xscale("log", base=2)
+        axis.axhline(0, color="black", linewidth=0.5)
+        axis.set_title(split)
+        axis.set_xlabel("window W (nt)")
+    axes[0][0].set_ylabel("AUC(VIS_W) - AUC(pref)")
+    axes[0][-1].legend(fontsize="x-small", frameon=False)
+    figure.tight_layout()
+    return figure
+
+
+def auc_heatmap(metrics):
+    """Signed ROC AUC of every model (rows) and split x score (columns), centred on 0.5 (Table S3)."""
+    auc = _signed_auc(metrics).reset_index()
+    auc = auc[~auc["predictor"].str.match(r"^VIS_\d+$")]
+    table = auc.pivot_table(index="model", columns=["dataset", "predictor"], values="value", sort=True)
+    figure, axis = plt.subplots(figsize=(1.5 + 0.45 * table.shape[1], 1.2 + 0.35 * table.shape[0]))
+    image = axis.imshow(table.to_numpy(), cmap="RdBu_r", vmin=0.0, vmax=1.0, aspect="auto")
+    for (i, j), value in np.ndenumerate(table.to_numpy()):
+        if np.isfinite(value):
+            axis.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=6)
+    axis.set_xticks(np.arange(table.shape[1]), [f"{split}:{score}" for split, score in table.columns],
+                    rotation=90, fontsize=7)
+    axis.set_yticks(np.arange(table.shape[0]), table.index, fontsize=7)
+    figure.colorbar(image, ax=axis, label="signed ROC AUC")
+    figure.tight_layout()
+    return figure

@@ -155,11 +155,11 @@ def test_profile_params_are_declared_and_valid(config):
     assert not errors
 
 
-# The param that switches each part of the benchmark on; test_full must set every one (the variant
-# task adds its inputs here when it lands).
+# The params that switch each part of the benchmark on; test_full must set every one.
 FULL_BENCHMARK_INPUTS = ["utr_gtf", "utr_genome", "utr_hal", "utr_species", "models", "phylop_bigwig", "cadd_tsv",
                          "mpra_tables", "halflife_table", "expression_genome", "expression_gtf", "expression_table",
-                         "rbp_eclip", "rbp_motifs"]
+                         "rbp_eclip", "rbp_motifs",
+                         "variants_clinvar", "variants_gnomad", "variants_eqtl", "variants_cadd"]
 README = (PROJECT_DIR / "README.md").read_text()
 
 

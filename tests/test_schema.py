@@ -184,3 +184,19 @@ def test_full_profile_inputs_are_documented_in_the_readme():
     file_names = {name: value.split("/")[-1] for name, value in params.items()
                   if PROPERTIES[name]["type"] == "string" and name in FULL_BENCHMARK_INPUTS}
     assert {name: file_name for name, file_name in file_names.items() if file_name not in section} == {}
+
+
+def test_every_param_sits_in_a_described_group():
+    """Seqera Platform and --help list params by group; a top-level property would be shown in none."""
+    assert "properties" not in SCHEMA
+    for name, group in SCHEMA["$defs"].items():
+        assert group.get("title") and group.get("description") and group.get("fa_icon"), name
+
+
+@pytest.mark.parametrize("name", sorted(PROPERTIES))
+def test_every_param_has_launch_form_text(name):
+    """The launch form shows the description, the help text behind it and the icon of every param."""
+    definition = PROPERTIES[name]
+    assert [key for key in ("description", "help_text", "fa_icon") if not definition.get(key)] == []
+    assert re.fullmatch(r"fa[bsr] fa-[a-z0-9-]+", definition["fa_icon"]), definition["fa_icon"]
+    assert definition["help_text"] != definition["description"]

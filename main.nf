@@ -37,6 +37,13 @@ workflow {
             [[id: id, family: family, size: params.pretrain_size], file("${recipe_dir}/${id}.json", checkIfExists: true)]
         }
 
+    // Pretraining checkpoints outlive the task's work directory (a retried attempt gets a new one):
+    // an absolute path, resolved against the launch directory when relative.
+    pretrain_options = [
+        checkpoint_dir: file(params.pretrain_checkpoint_dir ?: "${params.outdir}/pretraining/checkpoints").toAbsolutePath().toString(),
+        max_hours: params.pretrain_max_hours,
+    ]
+
     // --models rows: [meta(id, family, species, ...), folder]; a relative path is relative to the sheet.
     external_models = params.models
         ? channel.fromList(samplesheetToList(params.models, "${projectDir}/assets/schema_models.json"))
@@ -100,6 +107,7 @@ workflow {
         dataset_options,
         params.utr_gtf ? recipes : channel.empty(),
         params.pretrain_selection,
+        pretrain_options,
         external_models,
         channel.fromList(zeroshot_strategies),
         params.phylop_bigwig ? channel.value(file(params.phylop_bigwig, checkIfExists: true)) : channel.empty(),
@@ -111,6 +119,7 @@ workflow {
         task_options,
         variant_sources,
         variant_options,
+        params.inference_shard_nt,
         params.seed
     )
 
@@ -193,7 +202,8 @@ output {
         }
     }
     pretraining {
-        // Checkpoints and train_log.tsv of every run, at pretraining/<id>_run/.
+        // train_log.tsv of every run and links to its checkpoints, at pretraining/<id>_run/; the
+        // checkpoints themselves are in --pretrain_checkpoint_dir (default pretraining/checkpoints/<id>/).
         path 'pretraining'
         index {
             path 'pretraining/index.csv'

@@ -5,6 +5,8 @@ import click
 
 from utrbench.cli import command, device_option, resolve_device
 
+DEFAULT_SHARD_NT = 2_000_000  # nextflow.config's inference_shard_nt
+
 
 @command()
 @click.option("--model", "model_dir", type=click.Path(), required=True, help="Model directory.")
@@ -15,38 +17,43 @@ from utrbench.cli import command, device_option, resolve_device
 @click.option("--pooling", type=click.Choice(["mean", "max", "cls"]), default="mean", show_default=True,
               help="mean/max over real tokens (specials and padding excluded) or the [CLS] token.")
 @click.option("--per-nucleotide", is_flag=True, help="Write one embedding per nucleotide instead of per sequence.")
-@click.option("--species", default=None, help="Species of all records (species-aware models).")
+@click.option("--species", "species_name", default=None, help="Species of all records (species-aware models).")
 @click.option("--species-from-id", is_flag=True, help="Species from each '>id:species' header.")
-@click.option("--window", type=int, default=None, help="Window length in nt for long sequences [model context].")
-@click.option("--overlap", type=int, default=None, help="Overlap of consecutive windows in nt [window / 4].")
+@click.option("--window", type=int, default=None, help="Window length in nt for long sequences [model context in tokens].")
+@click.option("--overlap", type=int, default=None, help="Overlap of consecutive windows in nt, with --window [window / 4].")
+@click.option("--shard-nt", type=int, default=DEFAULT_SHARD_NT, show_default=True,
+              help="Embed blocks of at most this many nt one at a time (as shard_fasta.py cuts shards).")
 @click.option("--token-budget", type=int, default=16384, show_default=True, help="Tokens per batch (sequences x length).")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True,
               help="auto: bf16 autocast on CUDA, fp32 on the CPU.")
 @click.option("--model-id", default=None, help="Model name recorded in the output [directory name].")
 @device_option
-def main(model_dir, family, fasta, out, layer, pooling, per_nucleotide, species, species_from_id, window, overlap,
-         token_budget, precision, model_id, device):
+def main(model_dir, family, fasta, out, layer, pooling, per_nucleotide, species_name, species_from_id, window, overlap,
+         shard_nt, token_budget, precision, model_id, device):
     """Write the embedding of every FASTA record."""
     from pathlib import Path
 
     from utrbench.infer.embeddings import Embedder
-    from utrbench.infer.records import read_records, species_ids
-    from utrbench.io import write_embeddings, write_nucleotide_embeddings
+    from utrbench.infer.records import iter_records, species_ids
+    from utrbench.infer.shards import iter_blocks
+    from utrbench.io import InferenceWriter, atomic_output
     from utrbench.models import load_model
+    from utrbench.progress import Progress
 
     device = resolve_device(device)
     loaded = load_model(model_dir, family, device=device)
-    ids, sequences = read_records(fasta)
-    species = species_ids(loaded.info, ids, species, species_from_id, fasta)
-    embedder = Embedder(loaded, layer, pooling, window, overlap, token_budget, device, precision)
+    progress = Progress("embedding", unit="windows")
+    embedder = Embedder(loaded, layer, pooling, window, overlap, token_budget, device, precision, progress)
     attrs = dict(model=model_id or Path(model_dir).name, family=loaded.family.name, layer=str(layer),
-                 pooling="per_nucleotide" if per_nucleotide else pooling, window=embedder.window,
-                 overlap=embedder.overlap, precision=precision)
-    if per_nucleotide:
-        write_nucleotide_embeddings(out, ids, embedder.embed_per_nucleotide(sequences, ids, species), attrs)
-    else:
-        write_embeddings(out, ids, embedder.embed(sequences, ids, species), attrs)
-
+                 pooling="per_nucleotide" if per_nucleotide else pooling, window=str(window or "context"),
+                 overlap=str(embedder.overlap or "context / 4"), precision=precision, shard_nt=shard_nt)
+    kind = "nucleotide_embeddings" if per_nucleotide else "embeddings"
+    with progress, atomic_output(out, suffix=".h5") as tmp, InferenceWriter(tmp, kind, attrs) as writer:
+        for block in iter_blocks(iter_records(fasta), shard_nt):
+            ids, sequences = [name for name, _ in block], [s for _, s in block]
+            species = species_ids(loaded.info, ids, species_name, species_from_id, fasta)
+            embed = embedder.embed_per_nucleotide if per_nucleotide else embedder.embed
+            writer.append(ids, embed(sequences, ids, species))
 
 if __name__ == "__main__":
     main()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from utrbench.align.split import split_id, validation_utrs
+from utrbench.align.split import split_id, validation_utrs, write_dataset
 from utrbench.errors import UserError
 from utrbench.seq.fasta import read_fasta
 
@@ -88,3 +88,25 @@ def test_bad_ortholog_header_exits_2_without_output(dataset, tmp_path):
 def test_split_id_rejects_extra_fields():
     with pytest.raises(UserError, match="not named 'utr_id:species'"):
         split_id("U1:Mus:chr5", "f.fa")
+
+
+def test_split_memory_does_not_grow_with_sequence_length(tmp_path):
+    """Peak Python memory of the split is the same for 0.1 Mbp and 20 Mbp of sequence (one shard)."""
+    import tracemalloc
+
+    import numpy as np
+
+    def peak(length, name):
+        rng = np.random.default_rng(0)
+        sequence = "".join(rng.choice(list("ACGT"), length))
+        records = ((f"U{i}", "Mus", sequence) for i in range(100))  # streamed, as iter_dataset_records does
+        tracemalloc.start()
+        write_dataset(records, tmp_path / name, valid_utrs={"U1"}, skip_utrs=set(), shards=1, seed=1)
+        used = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return used
+
+    small, large = peak(1_000, "small"), peak(200_000, "large")
+    assert (tmp_path / "large" / "train_000.fa").stat().st_size > 99 * 200_000
+    # the old split read the whole shard into strings: 2 x 20 MB; now about one record at a time
+    assert large < small + 3 * 200_000, (small, large)

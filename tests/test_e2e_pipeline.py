@@ -6,8 +6,8 @@ own task directory where the inputs are staged under the names (and ``stageAs`` 
 gives them. The chain follows workflows/utrbench.nf:
 
 BUILD_UTR_DATASET -> PRETRAIN (statespace tiny) + SELECT_CHECKPOINT 'valid' -> IMPORT_MODEL (the --models
-row: the study's tiny DSS model.pt) -> EMBED (both models x human UTRs and MPRA oligos) -> ZEROSHOT 'exact'
-(the pretrained statespace) + PHYLOP
+row: the study's tiny DSS model.pt) -> EMBED (SHARD_FASTA, both models x shards of the human UTRs and MPRA oligos, MERGE_SHARDS)
+-> ZEROSHOT 'exact' (the pretrained statespace; SHARD_FASTA, per shard, MERGE_SHARDS)
 -> TASK_RBP (sites from the test peaks and RBNS table; statespace, Zoo-AL and PhyloP scores; metrics)
 -> MPRA_PREP + TASK_MPRA (kmer3, minseq baselines; ridge; GroupKFold(5))
 -> TASK_HALFLIFE (kmer2 baseline; ridge; leave one published fold out)
@@ -32,6 +32,7 @@ import pytest
 
 from contracts import PROJECT_DIR, parse_module, render_gstring, task_environment
 from utrbench.io import METRICS_COLUMNS, read_metrics
+from utrbench.train.trainer import CONTINUE_EXIT_STATUS
 
 ASSETS = PROJECT_DIR / "assets" / "test"
 PRETRAINED = "statespace_tiny"   # meta.id of PRETRAIN for --pretrain_families statespace --pretrain_size tiny
@@ -48,7 +49,9 @@ PARAMS = {
     "pretrain_valid_fraction": 0.25,
     "pretrain_shards": 2,
     "pretrain_selection": "valid",
+    "pretrain_max_hours": 0.0005,
     "zeroshot_strategies": "exact",
+    "inference_shard_nt": 10000,
     "mpra_dataset": "toy",
     "mpra_format": "fastutr",
     "mpra_alphas": "siegel",
@@ -77,12 +80,13 @@ MODEL_ARGS = {PRETRAINED: "", IMPORTED: "--species Homo_sapiens"}
 pytestmark = pytest.mark.slow  # about 20 interpreter start-ups per run, 7 of them importing torch
 
 
-def run_task(name, workdir: Path, values: dict, inputs: dict) -> Path:
+def run_task(name, workdir: Path, values: dict, inputs: dict, retry_status=None) -> Path:
     """Run module ``name``'s script in a fresh task directory under ``workdir``; return that directory.
 
     ``inputs`` maps staged names (``maf/alignment.maf``) to files, linked in as Nextflow stages
     them; ``values`` gives the Groovy expressions of the script (``args``, the module's ext.args, is
-    empty unless ``values`` sets it as the test profile does).
+    empty unless ``values`` sets it as the test profile does). An exit with ``retry_status`` runs the
+    task again in a new directory, as the module's errorStrategy does.
     """
     taskdir = workdir / f"{name}.{len(list(workdir.glob(name + '.*')))}"
     taskdir.mkdir(parents=True)
@@ -93,15 +97,34 @@ def run_task(name, workdir: Path, values: dict, inputs: dict) -> Path:
     script = render_gstring(spec.script, {"args": "", **values})
     result = subprocess.run(["bash", "-ue", "-c", script], cwd=taskdir, env=task_environment(),
                             capture_output=True, text=True)
+    if retry_status is not None and result.returncode == retry_status:
+        return run_task(name, workdir, values, inputs, retry_status)
     assert result.returncode == 0, f"{name} failed:\n$ {script}\n{result.stdout}{result.stderr}"
     return taskdir
 
 
+def shard(workdir, dataset_id, fasta) -> list:
+    """SHARD_FASTA: the dataset's shard FASTAs, in shard order."""
+    taskdir = run_task("shard_fasta", workdir, {"dataset.id": dataset_id, "fasta": fasta.name,
+                                                "shard_nt": PARAMS["inference_shard_nt"]}, {fasta.name: fasta})
+    return sorted((taskdir / "shards").glob("shard_*.fa"))
+
+
+def merge(workdir, name, shard_files) -> Path:
+    """MERGE_SHARDS of per-shard results given in shard order."""
+    staged = {f"shards/{path.name}": path for path in shard_files}
+    return run_task("merge_shards", workdir, {"name": name, "shards": " ".join(staged)}, staged) / name
+
+
 def embed(workdir, model_id, model_dir, dataset_id, fasta) -> Path:
-    values = {"model_dir": model_dir.name, "meta.family": MODELS[model_id], "meta.id": model_id, "fasta": fasta.name,
-              "device": "cpu", "model_args": MODEL_ARGS[model_id], "dataset.id": dataset_id}
-    taskdir = run_task("embed", workdir, values, {model_dir.name: model_dir, fasta.name: fasta})
-    return taskdir / f"{model_id}.{dataset_id}.embeddings.h5"
+    per_shard = []
+    for shard_fasta in shard(workdir, dataset_id, fasta):
+        values = {"model_dir": model_dir.name, "meta.family": MODELS[model_id], "meta.id": model_id,
+                  "fasta": shard_fasta.name, "device": "cpu", "model_args": MODEL_ARGS[model_id], "dataset.id": dataset_id,
+                  "shard.index": shard_fasta.stem, "shard_nt": PARAMS["inference_shard_nt"]}
+        taskdir = run_task("embed", workdir, values, {model_dir.name: model_dir, shard_fasta.name: shard_fasta})
+        per_shard.append(taskdir / f"{model_id}.{dataset_id}.{shard_fasta.stem}.embeddings.h5")
+    return merge(workdir, f"{model_id}.{dataset_id}.embeddings.h5", per_shard)
 
 
 def regress(workdir, model, embeddings, dataset, subset, targets, task_name, alphas, n_folds) -> Path:
@@ -154,8 +177,10 @@ def run_study(workdir: Path) -> dict:
     pretrain = run_task("pretrain", workdir, {
         "recipe": f"{PRETRAINED}.json", "valid": "valid.fa", "species": "species.txt", "seed": seed,
         "device": "cpu", "nproc": 1, "meta.id": PRETRAINED, "train_shards": " ".join(staged_shards),
+        "checkpoint_root": workdir / "pretraining-checkpoints", "max_hours": PARAMS["pretrain_max_hours"], "task.cpus": 2,
     }, {f"{PRETRAINED}.json": PROJECT_DIR / "conf" / "recipes" / f"{PRETRAINED}.json",
-        "valid.fa": split / "dataset" / "valid.fa", "species.txt": split / "dataset" / "species.txt", **staged_shards})
+        "valid.fa": split / "dataset" / "valid.fa", "species.txt": split / "dataset" / "species.txt", **staged_shards},
+        retry_status=CONTINUE_EXIT_STATUS)
     run = pretrain / f"{PRETRAINED}_run"
     selected = run_task("select_checkpoint", workdir, {"run": run.name, "rule": PARAMS["pretrain_selection"],
                                                        "meta.id": PRETRAINED}, {run.name: run})
@@ -173,10 +198,15 @@ def run_study(workdir: Path) -> dict:
                   for model in MODELS for data, fasta in (("utrs", human), (dataset, mpra / f"{dataset}.fa"))}
     strategy = PARAMS["zeroshot_strategies"]
     prefix = f"{PRETRAINED}.utrs.{strategy.replace(':', '')}"
-    probabilities = run_task("zeroshot", workdir, {
-        "model_dir": PRETRAINED, "meta.family": MODELS[PRETRAINED], "meta.id": PRETRAINED, "fasta": "utrs.fa",
-        "strategy": strategy, "device": "cpu", "model_args": MODEL_ARGS[PRETRAINED], "prefix": prefix,
-    }, {PRETRAINED: model_dirs[PRETRAINED], "utrs.fa": human}) / f"{prefix}.probs.h5"
+    per_shard = []
+    for shard_fasta in shard(workdir, "utrs", human):
+        shard_prefix = f"{prefix}.{shard_fasta.stem}"
+        per_shard.append(run_task("zeroshot", workdir, {
+            "model_dir": PRETRAINED, "meta.family": MODELS[PRETRAINED], "meta.id": PRETRAINED,
+            "fasta": shard_fasta.name, "strategy": strategy, "device": "cpu", "model_args": MODEL_ARGS[PRETRAINED],
+            "prefix": shard_prefix, "shard_nt": PARAMS["inference_shard_nt"],
+        }, {PRETRAINED: model_dirs[PRETRAINED], shard_fasta.name: shard_fasta}) / f"{shard_prefix}.probs.h5")
+    probabilities = merge(workdir, f"{prefix}.probs.h5", per_shard)
 
     # ZEROSHOT's PHYLOP baseline and TASK_RBP over the human UTRs ('utrs')
     rbp_inputs = ASSETS / "tasks" / "rbp"
@@ -233,7 +263,7 @@ def run_study(workdir: Path) -> dict:
     return {
         **variants,
         "human": human, "table": table, "zooal": zooal / "zooal.h5", "train": shards, "valid": split / "dataset" / "valid.fa",
-        "models": model_dirs, "embeddings": embeddings, "probabilities": probabilities,
+        "models": model_dirs, "embeddings": embeddings, "probabilities": probabilities, "mpra_fasta": mpra / f"{dataset}.fa",
         "mpra_subsets": sorted(path.name[len(dataset) + 1:-4] for path in mpra.glob(f"{dataset}.*.tsv")),
         "mpra_models": sorted(mpra_embeddings), "halflife_models": sorted(halflife_embeddings),
         "mpra_metrics": mpra_report / "metrics.tsv", "halflife_metrics": halflife_report / "metrics.tsv",
@@ -273,10 +303,15 @@ def run_variant_task(workdir, bed, genome, zooal, model_dir, utr_probabilities) 
     # statespace falls under 'default:unmasked'; models trained on the dataset score RNA windows
     strategy = PARAMS["variants_strategies"].split(",")[-1].split(":", 1)[1]
     prefix = f"{PRETRAINED}.variant_windows_rna.{strategy.replace(':', '')}"
-    window_probs = run_task("zeroshot", workdir, {
-        "model_dir": PRETRAINED, "meta.family": MODELS[PRETRAINED], "meta.id": PRETRAINED, "fasta": "variant_windows.rna.fa",
-        "strategy": strategy, "device": "cpu", "model_args": MODEL_ARGS[PRETRAINED], "prefix": prefix,
-    }, {PRETRAINED: model_dir, "variant_windows.rna.fa": windows / "variant_windows.rna.fa"}) / f"{prefix}.probs.h5"
+    per_shard = []  # ZEROSHOT_SHARDED, as for the UTRs
+    for shard_fasta in shard(workdir, "variant_windows_rna", windows / "variant_windows.rna.fa"):
+        shard_prefix = f"{prefix}.{shard_fasta.stem}"
+        per_shard.append(run_task("zeroshot", workdir, {
+            "model_dir": PRETRAINED, "meta.family": MODELS[PRETRAINED], "meta.id": PRETRAINED, "fasta": shard_fasta.name,
+            "strategy": strategy, "device": "cpu", "model_args": MODEL_ARGS[PRETRAINED], "prefix": shard_prefix,
+            "shard_nt": PARAMS["inference_shard_nt"],
+        }, {PRETRAINED: model_dir, shard_fasta.name: shard_fasta}) / f"{shard_prefix}.probs.h5")
+    window_probs = merge(workdir, f"{prefix}.probs.h5", per_shard)
     common = {"variants.tsv": variants, "variant_windows.tsv": windows / "variant_windows.tsv", "utrs.bed": bed}
     jobs = {
         PRETRAINED: (f"--utr-probs {utr_probabilities.name}",
@@ -339,7 +374,7 @@ def test_dataset_split_covers_the_human_utrs(runs):
 def test_embeddings_have_one_row_per_record(runs):
     outputs, _ = runs
     for (model, dataset), path in outputs["embeddings"].items():
-        fasta = outputs["human"] if dataset == "utrs" else path.parent / f"{dataset}.fa"
+        fasta = outputs["human"] if dataset == "utrs" else outputs["mpra_fasta"]
         ids, matrix = read_embeddings(path)
         assert ids == list(fasta_lengths(fasta)), (model, dataset)
         assert matrix.shape[0] == len(ids) and np.isfinite(matrix).all()

@@ -6,8 +6,8 @@ import pytest
 from utrbench.errors import UserError
 from utrbench.models import families, init_model
 from utrbench.models.base import IGNORE_INDEX
-from utrbench.train.data import Example, pad_batch
-from utrbench.train.masking import check_trainable, kmer_centre_rate, mask_batch, random_token_ids
+from utrbench.train import masking
+from utrbench.train.masking import check_trainable, kmer_centre_rate, random_token_ids
 
 
 def tokenizer_of(tokenization):
@@ -17,9 +17,17 @@ def tokenizer_of(tokenization):
 
 def batch(tokenizer, rows, length, seed=0):
     rng = np.random.default_rng(seed)
-    examples = [Example(tokenizer.encode("".join(rng.choice(list("ACGT"), length))).ids, 0) for _ in range(rows)]
-    ids, attention, _ = pad_batch(examples, tokenizer.pad_id)
+    rows = [tokenizer.encode("".join(rng.choice(list("ACGT"), length))).ids for _ in range(rows)]
+    ids = np.full((len(rows), max(map(len, rows))), tokenizer.pad_id, dtype=np.int64)
+    attention = np.zeros(ids.shape, dtype=bool)
+    for row, row_ids in enumerate(rows):
+        ids[row, :len(row_ids)], attention[row, :len(row_ids)] = row_ids, True
     return ids, attention
+
+
+def mask_batch(*args, **kwargs):
+    """The masking under test (torch, on the CPU here), as numpy arrays."""
+    return tuple(tensor.numpy() for tensor in masking.mask_batch(*args, **kwargs))
 
 
 def sigma(p, n):

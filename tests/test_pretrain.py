@@ -1,8 +1,13 @@
-"""Pretraining: schedules, recipes, batching, resume, species, selection, CLI errors."""
+"""Pretraining: schedules, recipes, token store and batching, resume across attempts, selection, CLI errors."""
 
 import dataclasses
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,15 +16,19 @@ import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
 
+from utrbench.seq.fasta import read_fasta
+
 from utrbench.errors import UserError
 from utrbench.models import init_model
-from utrbench.train.data import BatchStream, ExampleMaker, RecordStream, species_of
+from utrbench.train.data import CROP_DRAW, SHIFT_DRAW, BatchStream, ExampleSampler, Layout, assemble, position_uniforms
 from utrbench.train.recipe import read_recipe
 from utrbench.train.schedules import Cyclic, InverseSqrt, LinearWarmupDecay
 from utrbench.train.selection import choose_checkpoint
-from utrbench.train.trainer import checkpoint_path, pretrain
+from utrbench.train.token_store import TokenStore, build_token_store, species_of
+from utrbench.train.trainer import CONTINUE_EXIT_STATUS, checkpoint_path, checkpoint_steps, pretrain
 
-RECIPES = Path(__file__).parents[1] / "conf" / "recipes"
+PROJECT = Path(__file__).parents[1]
+RECIPES = PROJECT / "conf" / "recipes"
 SPECIES = ["Homo_sapiens", "Mus_musculus"]
 
 
@@ -72,19 +81,91 @@ def test_recipe_errors_name_the_key(tmp_path):
             read_recipe(path)
 
 
+def store_of(tmp_path, family, paths, name="store", workers=1):
+    loaded = init_model(family, "tiny")
+    tokenizer, tokenization = loaded.tokenizer, loaded.family.tokenization
+    build_token_store(paths, tmp_path / name, tokenizer, tokenization, getattr(tokenizer, "k", 1), workers=workers)
+    return loaded, TokenStore(tmp_path / name)
+
+
+@pytest.mark.parametrize("family", ["dnabert", "ntv2", "dnabert2", "statespace"])
+def test_token_store_round_trips_every_record(tmp_path, family):
+    first, second = write_dataset(tmp_path, n=30, seed=0), write_dataset(tmp_path, n=20, seed=1)
+    with open(second, "a") as out:  # an N run, and a record shorter than one k-mer (left out for k-mers)
+        out.write(">withN:Homo_sapiens\nACGTACGTNNNNNNNNACGTAGGATTACAGATTACAGAT\n>short:Homo_sapiens\nACG\n")
+    loaded, store = store_of(tmp_path, family, [first, second], workers=2)
+    tokenizer, k = loaded.tokenizer, getattr(loaded.tokenizer, "k", 1)
+    records = [seq for path in (first, second) for _, seq in read_fasta(path).items() if len(seq) >= k]
+    assert store.n_records == len(records) and list(store.shard_records) == [30, len(records) - 30]
+    for index, sequence in enumerate(records):
+        assert store.lengths[index] == len(sequence)
+        for phase in range(store.phases):
+            encoded = tokenizer.encode(sequence[phase:])
+            assert np.array_equal(store.record_tokens(index, phase), encoded.ids[encoded.spans[:, 0] >= 0])
+
+
+def reference_example(tokenizer, layout, sequence, shift, u_crop):
+    """The example the store must give: tokenise the shifted crop of the text, cut to the context."""
+    k = getattr(tokenizer, "k", 1)
+    if shift > 0:
+        sequence = "N" * shift + sequence
+    elif shift < 0 and len(sequence) + shift >= k:
+        sequence = sequence[-shift:]
+    if len(sequence) > layout.crop_length:
+        start = int(np.floor(u_crop * (len(sequence) - layout.crop_length + 1)))
+        sequence = sequence[start:start + layout.crop_length]
+    encoded = tokenizer.encode(sequence)
+    content = encoded.ids[encoded.spans[:, 0] >= 0][:layout.content_tokens]
+    return np.concatenate([layout.leading, content, layout.trailing])
+
+
+@pytest.mark.parametrize("family, shift_max", [("dnabert", 0), ("dnabert", 4), ("statespace", 0), ("ntv2", 9)])
+def test_store_examples_equal_tokenising_the_crop(tmp_path, family, shift_max):
+    data = write_dataset(tmp_path, n=60, seed=2)
+    loaded, store = store_of(tmp_path, family, [data])
+    tokenizer, tokenization = loaded.tokenizer, loaded.family.tokenization
+    layout = Layout.of(tokenizer, tokenization, 24, shift_max)
+    indices = np.arange(store.n_records)
+    examples = ExampleSampler(store, layout, seed=7, shift_max=shift_max).examples(3, indices, indices)
+    ids, attention, _ = assemble(store, layout, examples, slice(None), tokenizer.pad_id)
+    shifts = np.floor(position_uniforms(7, 1, 3, SHIFT_DRAW, indices) * 2 * shift_max).astype(int) - shift_max
+    crops = position_uniforms(7, 1, 3, CROP_DRAW, indices)
+    sequences = list(read_fasta(data).values())
+    for row, sequence in enumerate(sequences):
+        expected = reference_example(tokenizer, layout, sequence, shifts[row] if shift_max else 0, crops[row])
+        assert np.array_equal(ids[row, attention[row]], expected), row
+        assert not attention[row, len(expected):].any()
+    if shift_max:
+        assert (shifts > 0).any() and (shifts < 0).any()
+
+
 def test_batches_respect_budget_and_resume_from_position(tmp_path):
     data = write_dataset(tmp_path)
-    loaded = init_model("ntv2", "tiny")
-    maker = ExampleMaker(loaded.tokenizer, "greedy_kmer", 16, seed=3, species_ids={}, shift_max=3)
-    stream = BatchStream(RecordStream([data], seed=3), maker, 50, loaded.tokenizer.pad_id)
+    loaded, store = store_of(tmp_path, "ntv2", [data])
+    layout = Layout.of(loaded.tokenizer, "greedy_kmer", 16, shift_max=3)
+    stream_of = lambda position=(0, 0): BatchStream(store, layout, 3, 50, loaded.tokenizer.pad_id,  # noqa: E731
+                                                    shift_max=3, position=position)
+    stream = stream_of()
     first = [stream.next_batch() for _ in range(5)]
     assert all(ids.size <= 50 and ids.shape[1] <= 16 for ids, _, _ in first)
     position = stream.position
     following = [stream.next_batch() for _ in range(20)]  # crosses into the next epoch
-    resumed = BatchStream(RecordStream([data], seed=3), maker, 50, loaded.tokenizer.pad_id, position=position)
+    resumed = stream_of(position)
     for (ids, attention, _), (again, again_attention, _) in zip(following, [resumed.next_batch() for _ in range(20)]):
         assert np.array_equal(ids, again) and np.array_equal(attention, again_attention)
     assert stream.position[0] >= 1
+    # rank r of 2 gets the examples of the records at positions r, r + 2, ... of the single-device order
+    def rows(stream, n):
+        found = []
+        while len(found) < n:
+            ids, attention, _ = stream.next_batch()
+            found.extend(row[mask] for row, mask in zip(ids, attention))
+        return found[:n]
+
+    single = rows(stream_of(), 20)
+    for rank in (0, 1):
+        ranked = BatchStream(store, layout, 3, 50, loaded.tokenizer.pad_id, rank=rank, world=2, shift_max=3)
+        assert all(np.array_equal(a, b) for a, b in zip(rows(ranked, 10), single[rank::2]))
 
 
 def test_species_from_headers():
@@ -121,6 +202,68 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path, family):
     whole, resumed = weights(tmp_path / "whole", 4), weights(tmp_path / "killed", 4)
     assert all(torch.equal(whole[name], resumed[name]) for name in whole)
     assert not all(torch.equal(whole[name], weights(tmp_path / "whole", 2)[name]) for name in whole)
+
+
+def pretrain_cli(workdir, recipe, train, valid, checkpoint_dir, *extra):
+    """``pretrain.py`` as a scheduler runs it: a new process in its own (fresh) work directory."""
+    Path(workdir).mkdir(parents=True)
+    command = [sys.executable, str(PROJECT / "bin" / "pretrain.py"), "--recipe", str(recipe), "--valid", str(valid),
+               "--seed", "5", "--out", "run", "--checkpoint-dir", str(checkpoint_dir), "--resume", "--no-progress",
+               *extra, str(train)]
+    return subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+
+
+@pytest.mark.slow
+def test_sigkill_then_fresh_work_directory_ends_with_uninterrupted_weights(tmp_path):
+    train, valid = write_dataset(tmp_path, seed=0, species=["Homo_sapiens"]), write_dataset(tmp_path, n=8, seed=1)
+    recipe = tiny_recipe("dnabert", steps=40, checkpoint_every=5, valid_every=5, log_every=5)
+    recipe_file = tmp_path / "recipe.json"
+    recipe_file.write_text(json.dumps(recipe.to_dict()))
+    pretrain(recipe, [train], tmp_path / "whole", seed=5, valid_paths=[valid])
+
+    checkpoints = tmp_path / "persistent"
+    attempt = pretrain_cli(tmp_path / "work1", recipe_file, train, valid, checkpoints)
+    while not checkpoint_steps(None, checkpoints) and attempt.poll() is None:
+        time.sleep(0.005)
+    attempt.send_signal(signal.SIGKILL)  # the scheduler's kill: no handler runs, nothing is flushed
+    assert attempt.wait() == -signal.SIGKILL, attempt.communicate()
+    done = checkpoint_steps(None, checkpoints)
+    assert done and done[-1] < 40
+    # what a kill can leave behind must never be taken for a checkpoint
+    (checkpoints / f".step-{done[-1] + 5}.x1.tmp").mkdir()
+    (checkpoints / "step-35").mkdir()  # no trainer_state.pt: incomplete
+
+    attempt = pretrain_cli(tmp_path / "work2", recipe_file, train, valid, checkpoints)
+    stdout, stderr = attempt.communicate()
+    assert attempt.returncode == 0, stderr
+    assert "step 40 of 40" in stderr
+    whole, resumed = weights(tmp_path / "whole", 40), weights(tmp_path / "work2" / "run", 40)
+    assert all(torch.equal(whole[name], resumed[name]) for name in whole)
+    assert (tmp_path / "work2" / "run" / "checkpoints" / "step-40").resolve() == checkpoints / "step-40"
+    log = (tmp_path / "work2" / "run" / "train_log.tsv").read_text().splitlines()
+    assert [row.split("\t")[0] for row in log[1:]] == [str(s) for s in range(5, 41, 5)]
+
+
+def test_max_hours_exits_with_continue_status_and_next_attempt_finishes(tmp_path, cli_modules):
+    train, valid = write_dataset(tmp_path, seed=0), write_dataset(tmp_path, n=8, seed=1)
+    recipe = tiny_recipe("statespace", steps=6)
+    recipe_file = tmp_path / "recipe.json"
+    recipe_file.write_text(json.dumps(recipe.to_dict()))
+    (tmp_path / "species.txt").write_text("\n".join(SPECIES) + "\n")
+    pretrain(recipe, [train], tmp_path / "whole", seed=5, valid_paths=[valid], species=SPECIES)
+
+    checkpoints = tmp_path / "persistent"
+    common = ["--recipe", recipe_file, "--valid", valid, "--species", tmp_path / "species.txt", "--seed", 5,
+              "--checkpoint-dir", checkpoints, "--resume", "--no-progress"]
+    first = run_cli("pretrain", [*common, "--out", tmp_path / "attempt1", "--max-hours", 1e-9, train])
+    assert first.exit_code == CONTINUE_EXIT_STATUS, first.output
+    assert checkpoint_steps(None, checkpoints) == [1]  # one step, then the time was up
+    assert not (tmp_path / "attempt1" / "checkpoints").exists()  # links only once the run is done
+    second = run_cli("pretrain", [*common, "--out", tmp_path / "attempt2", train])
+    assert second.exit_code == 0, second.output
+    whole, resumed = weights(tmp_path / "whole", 6), weights(tmp_path / "attempt2", 6)
+    assert all(torch.equal(whole[name], resumed[name]) for name in whole)
 
 
 @pytest.mark.slow

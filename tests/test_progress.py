@@ -53,3 +53,31 @@ def test_a_terminal_gets_a_tqdm_bar():
         progress.write("a message")
     output = stream.getvalue()
     assert "a message" in output and "10/10" in output and "fine-tuning" in output
+
+
+def test_a_total_planned_block_by_block_grows_with_each_block():
+    stream, clock = io.StringIO(), FakeClock()
+    with Progress("zero-shot exact", unit="copies", stream=stream, clock=clock) as progress:
+        progress.extend(30)  # the first block's masked copies
+        clock.now += 10
+        progress.update(30)
+        progress.extend(10)  # the second block's
+        clock.now += 10
+        progress.update(10)
+    assert stream.getvalue() == "zero-shot exact: 40/40 copies (100%), 2 copies/s, 00:00 left, 00:20 elapsed\n"
+
+
+def test_zero_shot_and_embedding_loops_report_their_work(tmp_path):
+    from utrbench.infer.embeddings import Embedder
+    from utrbench.infer.zeroshot import ZeroShotScorer
+    from utrbench.models.registry import init_model
+
+    loaded = init_model("statespace", "tiny", seed=0)
+    sequences = ["ACGTACGTTGCA", "TTGCAACGTAGCTAG"]
+    stream, clock = io.StringIO(), FakeClock()
+    with Progress("zero-shot", unit="copies", stream=stream, clock=clock) as progress:
+        ZeroShotScorer(loaded, "exact", window=None, progress=progress).score(sequences)
+    assert progress.done == progress.total == sum(map(len, sequences))  # one masked copy per nucleotide
+    with Progress("embedding", unit="windows", stream=stream, clock=clock) as progress:
+        Embedder(loaded, progress=progress).embed(sequences)
+    assert progress.done == progress.total == 2

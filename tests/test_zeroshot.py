@@ -42,7 +42,7 @@ def token_strings(tokenizer):
     return [tokenizer._tokenizer.id_to_token(i) for i in range(tokenizer.vocab_size)]
 
 
-def naive_probabilities(loaded, sequence, readout="mean", species_id=0):
+def naive_probabilities(loaded, sequence, readout="middle", species_id=0):
     """One masked copy per nucleotide, full head, brute-force letter enumeration."""
     tokenizer, model = loaded.tokenizer, loaded.model
     tokenized = tokenizer.encode(sequence)

@@ -28,6 +28,7 @@ workflow UTRBENCH {
     dataset_options   // map: reference, single_exon_only, min_length, min_coverage, pseudocount, valid_fraction, shards
     recipes           // channel: [meta(id, family, size), recipe JSON] to pretrain
     selection_rule    // String: checkpoint rule, 'plateau' (the study) or 'valid'
+    pretrain_options  // map: checkpoint_dir (absolute, outside the work directory), max_hours (per attempt)
     external_models   // channel: [meta(id, family, ...), folder] from the --models samplesheet
     strategies        // channel: zero-shot masking strategies ('exact', 'strided:S', 'unmasked')
     phylop            // channel: PhyloP bigWig (or empty)
@@ -40,6 +41,7 @@ workflow UTRBENCH {
                       //      rbp_stepwise_r_min, rbp_bootstrap, rbp_bootstrap_seed
     variant_sources   // channel: [clinvar, gnomad VCFs + indices, eQTL tables, CADD files, tables] (or empty)
     variant_options   // map: per_class, shared_negatives, gnomad_pass_only, window, vis_widths, strategies, utr_strategy
+    shard_nt          // Integer: nucleotides per EMBED / ZEROSHOT shard
     seed              // Integer: seed of every random step
 
     main:
@@ -48,7 +50,10 @@ workflow UTRBENCH {
         dataset_options.reference, dataset_options.single_exon_only, dataset_options.min_length,
         dataset_options.min_coverage, dataset_options.pseudocount, dataset_options.valid_fraction, dataset_options.shards, seed
     )
-    pretrained = PRETRAIN(recipes, dataset.train, dataset.valid, dataset.species_list, seed, selection_rule)
+    pretrained = PRETRAIN(
+        recipes, dataset.train, dataset.valid, dataset.species_list, seed, selection_rule,
+        pretrain_options.checkpoint_dir, pretrain_options.max_hours
+    )
 
     // Models trained on the dataset score human sequences with the reference species' embedding
     // (species-aware families; the others ignore it).
@@ -64,11 +69,11 @@ workflow UTRBENCH {
     // Embeddings and zero-shot probabilities of the human 3'UTRs (dataset 'utrs') and the MPRA oligos.
     utrs = dataset.human.map { fasta -> [[id: 'utrs'], fasta] }
     mpra = MPRA_PREP(mpra_tables)
-    embedded = EMBED(models, utrs.mix(mpra.fasta.map { meta, fasta -> [[id: meta.id], fasta] }))
-    zeroshot = ZEROSHOT(models, utrs, strategies, dataset.bed.map { bed -> [[id: 'utrs'], bed] }, phylop, cadd)
+    embedded = EMBED(models, utrs.mix(mpra.fasta.map { meta, fasta -> [[id: meta.id], fasta] }), shard_nt)
+    zeroshot = ZEROSHOT(models, utrs, strategies, dataset.bed.map { bed -> [[id: 'utrs'], bed] }, phylop, cadd, shard_nt)
     variants_task = TASK_VARIANTS(
         variant_sources, dataset.bed, genome, models, zeroshot.probs, dataset.zooal, zeroshot.baselines,
-        variant_options, seed
+        variant_options, shard_nt, seed
     )
 
     // RBP motifs from the per-nucleotide probabilities of the human UTRs, Zoo-AL and the baselines

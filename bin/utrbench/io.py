@@ -164,3 +164,69 @@ def read_nucleotide_embeddings(path):
     except (OSError, KeyError) as error:
         raise UserError(f"{path}: not a per-nucleotide embeddings HDF5 with 'ids', 'offsets' and 'embeddings' ({error}).") from None
     return ids, {i: embeddings[offsets[k]:offsets[k + 1]] for k, i in enumerate(ids)}, attrs
+
+
+class InferenceWriter:
+    """Incremental HDF5 writer of inference results, one block of records at a time.
+
+    ``kind``: ``probs`` (per-nucleotide ``ids``, ``offsets`` [n+1], ``probs`` [total, 4]),
+    ``nucleotide_embeddings`` (the same with ``embeddings`` [total, d]) or ``embeddings`` (pooled:
+    ``ids``, ``embeddings`` [n, d]); the layouts of :func:`write_probabilities`,
+    :func:`write_nucleotide_embeddings` and :func:`write_embeddings`. Datasets are chunked and
+    grow with each :meth:`append`, so memory holds one block, never the whole file. The same
+    sequence of appends gives the same bytes: a run over a whole FASTA and the merge of its shards
+    (:mod:`utrbench.infer.shards`) append the same blocks and so write identical files. Use inside
+    :func:`atomic_output`.
+    """
+
+    KINDS = {"probs": ("probs", True), "nucleotide_embeddings": ("embeddings", True), "embeddings": ("embeddings", False)}
+    CHUNK_ROWS = 16384
+
+    def __init__(self, path, kind, attrs=None, dtype=np.float32):
+        if kind not in self.KINDS:
+            raise ValueError(f"unknown inference output kind {kind!r}")
+        self.values_name, self.ragged = self.KINDS[kind]
+        self.dtype = np.dtype(dtype)
+        self.handle = h5py.File(path, "w", track_order=True)
+        _write_attrs(self.handle, attrs)
+        self.handle.create_dataset("ids", shape=(0,), maxshape=(None,), chunks=(4096,), dtype=h5py.string_dtype())
+        if self.ragged:
+            self.handle.create_dataset("offsets", data=np.zeros(1, np.int64), maxshape=(None,), chunks=(4096,))
+        self.values = None
+
+    def append(self, ids, values) -> None:
+        """Add records: ``values`` one ``[L, w]`` array per id (ragged kinds) or ``[n, d]`` rows."""
+        if not len(ids):
+            return
+        if self.ragged:
+            lengths = np.array([len(v) for v in values], dtype=np.int64)
+            offsets = self.handle["offsets"]
+            _extend(offsets, offsets[-1] + np.cumsum(lengths))
+            values = np.concatenate(values)
+        values = np.asarray(values, dtype=self.dtype)
+        if values.ndim != 2 or (not self.ragged and len(values) != len(ids)):
+            raise ValueError("inference values must be [rows, width] with one id per record")
+        if self.values is None:
+            self.values = self.handle.create_dataset(self.values_name, shape=(0, values.shape[1]), dtype=self.dtype,
+                                                     maxshape=(None, values.shape[1]),
+                                                     chunks=(self.CHUNK_ROWS, values.shape[1]))
+        _extend(self.handle["ids"], np.array(list(ids), dtype=object))
+        _extend(self.values, values)
+
+    def close(self) -> None:
+        if self.values is None:  # no records: an empty result is still a complete file
+            width = 4 if self.values_name == "probs" else 0
+            self.handle.create_dataset(self.values_name, shape=(0, width), dtype=self.dtype, maxshape=(None, width))
+        self.handle.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _extend(dataset, rows) -> None:
+    start = dataset.shape[0]
+    dataset.resize(start + len(rows), axis=0)
+    dataset[start:] = rows

@@ -43,6 +43,13 @@ class Progress:
         elif self.clock() - self.last_logged >= self.interval:
             self._log_line()
 
+    def extend(self, n: int) -> None:
+        """``n`` more units to do: for loops that plan their work block by block."""
+        self.total = (self.total or 0) + n
+        if self.bar is not None:
+            self.bar.total = self.total
+            self.bar.refresh()
+
     def write(self, message: str) -> None:
         """A message line that does not break the bar."""
         if self.bar is not None:
@@ -85,6 +92,9 @@ class _Silent:
     """A progress that reports nothing (the default of the package's loops)."""
 
     def update(self, n: int = 1) -> None:
+        pass
+
+    def extend(self, n: int) -> None:
         pass
 
     def write(self, message: str) -> None:

@@ -1,12 +1,18 @@
 """Pretraining dataset: by-UTR validation split, gene exclusion, seeded shuffle into shards.
 
 Records are ``>utr_id:species``. All species of a UTR go to the same side of the split, so a
-validation UTR is unseen in training in every species. The shuffle is exact and needs memory
-for one shard only: each training record goes to a uniformly random shard, then each shard
-is shuffled; reading the shards in order gives a uniformly random permutation.
+validation UTR is unseen in training in every species. The shuffle is exact and streams: each
+training record goes to a uniformly random shard (a bucket file on disk, with the byte length of
+every record kept as one int64), then each bucket is written out in a random permutation of its
+records, read through a memory map. Reading the shards in order gives a uniformly random
+permutation; memory holds 16 bytes per record of the largest bucket (lengths and the
+permutation) and one record at a time, never the sequences of a shard (the study's training set
+is 3.8 M records, 6.6 Gbp).
 """
 
+import mmap
 import os
+from array import array
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +86,8 @@ def write_dataset(records, out_dir, valid_utrs: set, skip_utrs: set, shards: int
     species_seen = set()
     with atomic_output(out_dir) as tmp:
         tmp.mkdir()
-        buckets = [open(tmp / f".bucket_{k:03d}", "w") for k in range(shards + 1)]  # last: validation
+        buckets = [open(tmp / f".bucket_{k:03d}", "wb") for k in range(shards + 1)]  # last: validation
+        record_bytes = [array("q") for _ in buckets]
         try:
             for utr_id, species, sequence in records:
                 if utr_id in skip_utrs:
@@ -90,22 +97,27 @@ def write_dataset(records, out_dir, valid_utrs: set, skip_utrs: set, shards: int
                 side = "valid" if utr_id in valid_utrs else "train"
                 counts[side] += 1
                 bucket = shards if side == "valid" else int(rng.integers(shards))
-                buckets[bucket].write(f">{utr_id}:{species}\n{sequence}\n")
+                record = f">{utr_id}:{species}\n{sequence}\n".encode("ascii")
+                buckets[bucket].write(record)
+                record_bytes[bucket].append(len(record))
         finally:
             for bucket in buckets:
                 bucket.close()
         names = [f"train_{k:03d}.fa" for k in range(shards)] + ["valid.fa"]
         for k, name in enumerate(names):
-            _shuffle_bucket(tmp / f".bucket_{k:03d}", tmp / name, rng)
+            _shuffle_bucket(tmp / f".bucket_{k:03d}", np.frombuffer(record_bytes[k], dtype=np.int64), tmp / name, rng)
+            record_bytes[k] = None
         (tmp / "species.txt").write_text("".join(f"{s}\n" for s in sorted(species_seen)))
     return counts
 
 
-def _shuffle_bucket(bucket: Path, target: Path, rng) -> None:
-    """Shuffle the two-line records of one bucket file into ``target``, then remove the bucket."""
-    with open(bucket) as handle:
-        lines = handle.read().splitlines()
-    records = [lines[i] + "\n" + lines[i + 1] + "\n" for i in range(0, len(lines), 2)]
-    with open(target, "w") as out:
-        out.writelines(records[i] for i in rng.permutation(len(records)))
+def _shuffle_bucket(bucket: Path, record_bytes: np.ndarray, target: Path, rng) -> None:
+    """Write the records of one bucket file (byte lengths given) to ``target`` in a random order, then remove it."""
+    starts = np.concatenate([[0], np.cumsum(record_bytes)[:-1]]).astype(np.int64)
+    order = rng.permutation(len(record_bytes))
+    with open(bucket, "rb") as handle, open(target, "wb") as out:
+        if len(order):  # an empty file cannot be memory-mapped
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                for i in order:
+                    out.write(data[starts[i]:starts[i] + record_bytes[i]])
     os.unlink(bucket)

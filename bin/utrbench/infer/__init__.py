@@ -6,5 +6,6 @@
   strategies ``exact``, ``strided:S`` and ``unmasked``, both strands;
 - :mod:`~utrbench.infer.baselines`: PhyloP and CADD in the same per-nucleotide layout;
 - :mod:`~utrbench.infer.windows`: windows, token-budget batches and shared tensor helpers;
-- :mod:`~utrbench.infer.records`: FASTA records and their species ids.
+- :mod:`~utrbench.infer.records`: FASTA records (streamed) and their species ids;
+- :mod:`~utrbench.infer.shards`: blocks of records, shards of a FASTA and the merge of their results;
 """

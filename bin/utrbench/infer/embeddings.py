@@ -5,12 +5,15 @@
 - Pooling ``mean`` (default): mean over real tokens, i.e. attended and not special (``[CLS]``,
   ``[SEP]``, padding, ``[UNK]`` are left out); ``max``: element-wise maximum over the same tokens;
   ``cls``: the first token of the first window (models with a ``[CLS]`` token only).
-- Long sequences: overlapping windows (:mod:`utrbench.infer.windows`); a token counts in the window
+- Long sequences: overlapping windows (:mod:`utrbench.infer.windows`; by default the model's
+  context in tokens); a token counts in the window
   that keeps its first nucleotide, and the mean runs over all counted tokens of all windows (a
   length-weighted mean, not a mean of window means).
 - Per-nucleotide embeddings: the mean of the tokens covering the nucleotide (the k overlapping
   k-mers of DNABERT; the one token of NT and BPE, repeated over its letters; the base itself).
 - Batches: windows sorted by length and packed to a token budget; bf16 autocast on CUDA.
+- Streaming: callers embed one block of records at a time (:mod:`utrbench.infer.shards`), so
+  memory holds one block.
 """
 
 import numpy as np
@@ -21,13 +24,12 @@ from utrbench.infer.windows import (
     autocast,
     check_lengths,
     check_window,
-    default_window,
     pad_rows,
-    plan_windows,
+    sequence_windows,
     token_budget_batches,
     token_coverage,
-    tokenize_window,
 )
+from utrbench.progress import SILENT
 
 POOLINGS = ("mean", "max", "cls")
 
@@ -49,7 +51,7 @@ class Embedder:
     """Embeddings of one loaded model; see the module docstring for what is computed."""
 
     def __init__(self, loaded, layer="-1", pooling="mean", window=None, overlap=None, token_budget=16384,
-                 device="cpu", precision="auto"):
+                 device="cpu", precision="auto", progress=SILENT):
         if pooling not in POOLINGS:
             raise UserError(f"pooling {pooling!r} is not one of {', '.join(POOLINGS)}.")
         if pooling == "cls" and getattr(loaded.tokenizer, "cls_id", None) is None:
@@ -60,12 +62,16 @@ class Embedder:
         self.layer_text = str(layer)
         self.layers = parse_layers(layer)
         self.pooling = pooling
-        self.window = window or default_window(self.tokenizer, loaded.family.tokenization)
-        self.overlap = self.window // 4 if overlap is None else overlap
-        check_window(self.window, self.overlap)
+        if window is not None:
+            overlap = window // 4 if overlap is None else overlap
+            check_window(window, overlap)
+        elif overlap is not None:
+            raise UserError("--overlap needs --window: the default window overlaps by a quarter of the context.")
+        self.window, self.overlap = window, overlap
         self.token_budget = token_budget
         self.device = device
         self.precision = precision
+        self.progress = progress  # counts windows encoded
 
     def embed(self, sequences, names=None, species_ids=None) -> np.ndarray:
         """Pooled embeddings ``[n, d]`` (float32)."""
@@ -133,9 +139,11 @@ class Embedder:
         check_lengths(sequences, names, self.tokenizer, self.loaded.family.tokenization)
         windows, tokens = [], []
         for record, sequence in enumerate(sequences):
-            for window in plan_windows(record, len(sequence), self.window, self.overlap):
+            for window, tokenized in sequence_windows(self.tokenizer, record, sequence, self.window, self.overlap,
+                                                      f"record {names[record]}"):
                 windows.append(window)
-                tokens.append(tokenize_window(self.tokenizer, sequence, window, f"record {names[record]}"))
+                tokens.append(tokenized)
+        self.progress.extend(len(windows))
         for batch in token_budget_batches([len(t) for t in tokens], self.token_budget):
             batch_windows, batch_tokens = [windows[i] for i in batch], [tokens[i] for i in batch]
             input_ids = pad_rows([t.ids for t in batch_tokens], self.tokenizer.pad_id, self.device)
@@ -149,4 +157,5 @@ class Embedder:
             if not selected:
                 raise UserError(f"layer {self.layer_text} selects none of the model's {len(states)} hidden states.")
             hidden = torch.stack([s.float() for s in selected]).mean(0)
+            self.progress.update(len(batch))
             yield batch_windows, batch_tokens, hidden

@@ -1,15 +1,19 @@
 """Input records of the inference steps: sequences and the species id of each."""
 
 from utrbench.errors import UserError
-from utrbench.seq import read_fasta
+from utrbench.seq import iter_fasta
 
 
-def read_records(fasta) -> tuple[list, list]:
-    """``(ids, sequences)`` of a FASTA, in file order; an empty file is an error."""
-    records = read_fasta(fasta)
-    if not records:
+def iter_records(fasta):
+    """``(id, sequence)`` of a FASTA in file order, streamed; an empty file or a repeated id is an error."""
+    seen = set()
+    for name, sequence in iter_fasta(fasta):
+        if name in seen:
+            raise UserError(f"{fasta}: record id {name!r} occurs more than once.")
+        seen.add(name)
+        yield name, sequence
+    if not seen:
         raise UserError(f"{fasta}: no FASTA records.")
-    return list(records), list(records.values())
 
 
 def species_ids(info, ids, species=None, from_id=False, where="") -> list:

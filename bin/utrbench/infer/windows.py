@@ -4,6 +4,13 @@ A window is a stretch ``[start, end)`` of a sequence that the model sees at once
 only ``[keep_start, keep_end)`` is kept. Kept stretches partition the sequence and each ends in the
 middle of the overlap with the next window, so every kept position has context on both sides
 (pitfall 14 of reference note 01: no predictions at bare chunk edges).
+
+A sequence is tokenized once; a window's tokens are the sequence's tokens that lie inside it (for
+overlapping k-mers, nucleotides and greedy 6-mers cut at a token boundary this is the window's own
+tokenization). By default a window is the model's context *in tokens* (``max_tokens`` less the
+special tokens), overlapping the next by a quarter of it, so its length in nucleotides follows the
+tokenizer's real nucleotides per token on that sequence (about 5 nt per DNABERT-2 token, 6 per
+NT 6-mer). A window given in nucleotides (``--window``, ``--overlap``) is used as given.
 """
 
 import contextlib
@@ -13,6 +20,7 @@ import numpy as np
 import torch
 
 from utrbench.errors import UserError
+from utrbench.models.base import TokenizedSequence
 
 
 @dataclass(frozen=True)
@@ -30,21 +38,56 @@ def plan_windows(record: int, length: int, window: int, overlap: int) -> list:
     """Windows of ``window`` nt overlapping by ``overlap`` nt; the last one is aligned to the end."""
     if length <= window:
         return [Window(record, 0, length, 0, length)]
-    step = window - overlap
-    starts = list(range(0, length - window, step)) + [length - window]
+    starts = list(range(0, length - window, window - overlap)) + [length - window]
+    return _with_kept_parts(record, starts, [s + window for s in starts], length)
+
+
+def _with_kept_parts(record, starts, ends, length) -> list:
     # keep boundaries in the middle of each overlap: [next start, this end)
-    bounds = [0] + [(starts[n + 1] + starts[n] + window) // 2 for n in range(len(starts) - 1)] + [length]
-    return [Window(record, s, s + window, bounds[n], bounds[n + 1]) for n, s in enumerate(starts)]
+    bounds = [0] + [(starts[n + 1] + ends[n]) // 2 for n in range(len(starts) - 1)] + [length]
+    return [Window(record, s, e, bounds[n], bounds[n + 1]) for n, (s, e) in enumerate(zip(starts, ends))]
 
 
-def default_window(tokenizer, tokenization: str) -> int:
-    """Longest window (nt) whose tokens always fit the context: one token per nucleotide at worst.
+def plan_token_windows(record: int, spans: np.ndarray, length: int, context: int) -> list:
+    """Windows of ``context`` consecutive tokens (``spans`` of the real tokens, in order)
+    overlapping by ``context // 4`` tokens; the last one is aligned to the end."""
+    if len(spans) <= context:
+        return [Window(record, 0, length, 0, length)]
+    first_tokens = list(range(0, len(spans) - context, context - context // 4)) + [len(spans) - context]
+    return _with_kept_parts(record, [int(spans[t, 0]) for t in first_tokens],
+                            [int(spans[t + context - 1, 1]) for t in first_tokens], length)
 
-    Overlapping k-mers add ``k - 1`` nucleotides (n tokens cover ``n + k - 1`` nt).
+
+def sequence_windows(tokenizer, record: int, sequence: str, window=None, overlap=None, where="") -> list:
+    """``(Window, TokenizedSequence)`` of every window of one sequence (see the module docstring).
+
+    ``window``/``overlap`` in nt, or ``None``: the model's context in tokens. A window's tokens are
+    the special tokens of the sequence's tokenization around the real tokens inside the window,
+    with spans relative to the window start.
     """
-    specials = int((tokenizer.encode("A" * getattr(tokenizer, "k", 1)).spans[:, 0] < 0).sum())
-    extra = tokenizer.k - 1 if tokenization == "overlapping_kmer" else 0
-    return tokenizer.max_tokens - specials + extra
+    tokenized = tokenizer.encode(sequence)
+    real = np.flatnonzero(tokenized.spans[:, 0] >= 0)
+    leading, trailing = tokenized.ids[: real[0]], tokenized.ids[real[-1] + 1:]
+    ids, spans = tokenized.ids[real], tokenized.spans[real]
+    context = tokenizer.max_tokens - len(leading) - len(trailing)
+    if window is None:
+        windows = plan_token_windows(record, spans, len(sequence), context)
+    else:
+        windows = plan_windows(record, len(sequence), window, overlap)
+    result = []
+    for window_ in windows:
+        first = int(np.searchsorted(spans[:, 0], window_.start))
+        stop = int(np.searchsorted(spans[:, 1], window_.end, side="right"))
+        if stop - first > context:
+            raise UserError(f"{where}: window {window_.start}-{window_.end} gives {stop - first} tokens, more than the "
+                            f"model's {context}; use a smaller --window.")
+        if stop <= first or spans[first, 0] > window_.keep_start or spans[stop - 1, 1] < window_.keep_end:
+            raise UserError(f"{where}: window {window_.start}-{window_.end} leaves kept nucleotides without a token "
+                            "(tokens longer than half the overlap); use a larger --overlap.")
+        window_spans = np.concatenate([np.full((len(leading), 2), -1), spans[first:stop] - window_.start,
+                                       np.full((len(trailing), 2), -1)])
+        result.append((window_, TokenizedSequence(np.concatenate([leading, ids[first:stop], trailing]), window_spans)))
+    return result
 
 
 def check_window(window: int, overlap: int) -> None:
@@ -69,17 +112,6 @@ def token_budget_batches(lengths, budget: int) -> list:
     if current:
         batches.append(current)
     return batches
-
-
-def tokenize_window(tokenizer, sequence: str, window: Window, where: str):
-    """Tokens of one window; UserError when they exceed the model's context."""
-    tokens = tokenizer.encode(sequence[window.start:window.end])
-    if len(tokens) > tokenizer.max_tokens:
-        raise UserError(
-            f"{where}: window {window.start}-{window.end} gives {len(tokens)} tokens, more than the model's "
-            f"{tokenizer.max_tokens}; use a smaller --window."
-        )
-    return tokens
 
 
 def check_lengths(sequences, names, tokenizer, tokenization: str) -> None:

@@ -12,10 +12,10 @@ One method for every tokenizer, driven by the nucleotide span of each token (ref
   marginalisation, and for BPE it is our own method (no published one): a masked BPE token is
   assumed to keep its length, and each of its letters is read as a marginal over the
   same-length tokens. Each marginal sums to 1 by construction.
-- Readout ``mean`` (default) averages the marginals of all masked tokens covering i, each at its
-  own offset, and renormalises (SpeciesLM); ``middle`` reads only the covering token whose offset
-  is nearest ``m // 2`` (offset 3 of token i - 3 for 6-mers: Vilov & Heinig). For tokenizers with
-  one token per position the two are the same.
+- Readout ``middle`` (default, the study's estimator: Vilov & Heinig read offset 3 of token
+  i - 3 for 6-mers) reads only the covering token whose offset is nearest ``m // 2``; ``mean``
+  (ours, after SpeciesLM) averages the marginals of all masked tokens covering i, each at its own
+  offset, and renormalises. For tokenizers with one token per position the two are the same.
 
 Strategies (which nucleotides share a masked copy):
 
@@ -25,12 +25,18 @@ Strategies (which nucleotides share a masked copy):
   with S = sequence length it equals ``exact``;
 - ``unmasked``: one pass without masking, every token read as is (biased to the reference letter).
 
-Efficiency (note 03 §6): copies are built on the device from one row of ids per window (index
-select, then scatter of the mask id), batched by a token budget over length-sorted windows; the LM
-head runs only at the tokens read, and the marginals are one matrix product per token length.
+Streaming and efficiency (note 03 §6): records are scored one block at a time
+(:mod:`utrbench.infer.shards`); a block's windows are sorted by length and their masked copies
+cut into token-budget batches by counting copies per window, never listing them. A window's
+*copy table* (which tokens each copy masks, which (token, offset) each copy reads into which
+output row) is numpy index arithmetic, made when the window's first copy enters a batch and
+dropped after its last. Copies are built on the device from one row of ids per window (index
+select, then the mask id where the copy's mask is set); the LM head runs only at the tokens read,
+and the marginals are one matrix product per token length.
 """
 
 import functools
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,19 +47,17 @@ from utrbench.infer.windows import (
     autocast,
     check_lengths,
     check_window,
-    default_window,
     pad_rows,
-    plan_windows,
-    token_budget_batches,
+    sequence_windows,
     token_coverage,
-    tokenize_window,
 )
+from utrbench.progress import SILENT
 from utrbench.seq import reverse_complement
 
 BASES = "ACGT"
 # Reversing rows and taking columns in this order maps ACGT probabilities to the other strand.
 COMPLEMENT_COLUMNS = [3, 2, 1, 0]
-READOUTS = ("mean", "middle")
+READOUTS = ("middle", "mean")
 ORIENTATIONS = ("forward", "reverse", "both")
 
 
@@ -104,74 +108,127 @@ def _letter_tables(tokenizer) -> dict:
     return tables
 
 
+
+
 @dataclass
-class _Copy:
-    """A masked copy of a window: masked token indices and (token, offset, output row) readouts."""
+class CopyTable:
+    """The masked copies of one window.
 
-    window: int
-    masked: np.ndarray
-    read_tokens: np.ndarray
-    read_offsets: np.ndarray
-    read_rows: np.ndarray
+    Copy c masks tokens ``lo[c]..hi[c]`` (``exact``) or the tokens of row c of ``masks``
+    (``strided``; ``unmasked``: no token). Reads sorted by copy: copy ``read_copy``, token
+    ``read_token``, letter ``read_offset`` of it, into output row ``read_row`` (relative to the
+    record start); ``read_start[c]:read_start[c + 1]`` are copy c's reads.
+    """
+
+    count: int
+    lo: np.ndarray | None
+    hi: np.ndarray | None
+    masks: np.ndarray | None
+    read_copy: np.ndarray
+    read_token: np.ndarray
+    read_offset: np.ndarray
+    read_row: np.ndarray
+    read_start: np.ndarray
+
+    def mask_rows(self, first: int, stop: int, n_tokens: int) -> np.ndarray:
+        """``[stop - first, n_tokens]`` true at the tokens copies ``first..stop-1`` mask."""
+        if self.masks is not None:
+            return self.masks[first:stop]
+        if self.lo is None:
+            return np.zeros((stop - first, n_tokens), dtype=bool)
+        token = np.arange(n_tokens)
+        return (token >= self.lo[first:stop, None]) & (token <= self.hi[first:stop, None])
 
 
-def _copies_of_window(window_index, window, spans, strategy, readout, first_row):
-    """Masked copies for the kept nucleotides of one window; output row = ``first_row`` + kept offset."""
-    tokens, positions = token_coverage(spans)  # positions relative to the window start
+def copy_table(window, spans, strategy, readout) -> CopyTable:
+    """Masked copies for the kept nucleotides of one window (spans relative to its start)."""
+    tokens, positions = token_coverage(spans)  # (token, position) pairs, sorted by position
     keep_from, keep_to = window.keep_start - window.start, window.keep_end - window.start
     kept = (positions >= keep_from) & (positions < keep_to)
     tokens, positions = tokens[kept], positions[kept]
     offsets = positions - spans[tokens, 0]
     if readout == "middle":
         lengths = spans[tokens, 1] - spans[tokens, 0]
-        distance = np.abs(offsets - lengths // 2)
         # per position, the covering token nearest the middle (ties: the first token)
-        order = np.lexsort((tokens, distance, positions))
+        order = np.lexsort((tokens, np.abs(offsets - lengths // 2), positions))
         first = np.ones(len(order), dtype=bool)
         first[1:] = positions[order][1:] != positions[order][:-1]
         chosen = np.sort(order[first])
         read_tokens, read_offsets, read_positions = tokens[chosen], offsets[chosen], positions[chosen]
     else:
         read_tokens, read_offsets, read_positions = tokens, offsets, positions
-    rows = first_row + read_positions - keep_from
+    lo = hi = masks = None
     if strategy.kind == "unmasked":
-        return [_Copy(window_index, np.zeros(0, np.int64), read_tokens, read_offsets, rows)]
-    # group target nucleotides: one per copy (exact) or by global position modulo the stride
-    global_positions = positions + window.start
-    group_of_pair = global_positions if strategy.kind == "exact" else global_positions % strategy.stride
-    group_of_read = (read_positions + window.start) if strategy.kind == "exact" else (read_positions + window.start) % strategy.stride
-    merged = {}
-    for group in np.unique(group_of_pair):
-        masked = np.unique(tokens[group_of_pair == group])
-        reads = group_of_read == group
-        key = masked.tobytes()
-        if key in merged:  # same masked tokens (e.g. the six letters of one NT 6-mer): one copy
-            merged[key].append(reads)
-        else:
-            merged[key] = [masked, reads]
-    copies = []
-    for masked, *reads in merged.values():
-        selected = np.logical_or.reduce(reads)
-        copies.append(_Copy(window_index, masked, read_tokens[selected], read_offsets[selected], rows[selected]))
-    return copies
+        count, read_copy = 1, np.zeros(len(read_tokens), dtype=np.int64)
+    elif strategy.kind == "exact":
+        # the tokens covering one position are consecutive: a copy is the range lo..hi; positions
+        # with the same range (the letters of one NT 6-mer or BPE token) share one copy
+        unique_positions, first_pair = np.unique(positions, return_index=True)
+        position_lo = tokens[first_pair]
+        position_hi = np.maximum.reduceat(tokens, first_pair)
+        keys, copy_of_position = np.unique(position_lo * len(spans) + position_hi, return_inverse=True)
+        lo, hi, count = keys // len(spans), keys % len(spans), len(keys)
+        read_copy = copy_of_position[np.searchsorted(unique_positions, read_positions)]
+    else:
+        # copy of residue r masks token t when t covers a kept position p with (window start + p) % S == r
+        stride = strategy.stride
+        residues = np.unique((positions + window.start) % stride)
+        covered_from = np.maximum(spans[:, 0], keep_from)
+        covered = np.maximum(np.minimum(spans[:, 1], keep_to) - covered_from, 0)  # 0 for specials
+        masks = ((residues[:, None] - covered_from[None, :] - window.start) % stride) < covered[None, :]
+        masks, copy_of_residue = np.unique(masks, axis=0, return_inverse=True)  # identical copies merged
+        count = len(masks)
+        read_copy = copy_of_residue.reshape(-1)[np.searchsorted(residues, (read_positions + window.start) % stride)]
+    order = np.argsort(read_copy, kind="stable")
+    read_copy = read_copy[order]
+    return CopyTable(count, lo, hi, masks, read_copy, read_tokens[order], read_offsets[order],
+                     read_positions[order] + window.start,
+                     np.searchsorted(read_copy, np.arange(count + 1)))
+
+
+def copy_batches(window_lengths, copy_counts, budget: int):
+    """Token-budget batches of masked copies, as lists of ``(window, first_copy, stop_copy)``.
+
+    Windows longest first; a batch holds ``count * longest <= budget`` tokens (a window longer
+    than the budget: one copy per batch). The copies are counted, never listed.
+    """
+    batch, used, capacity = [], 0, 0
+    for window in np.argsort(-np.asarray(window_lengths), kind="stable").tolist():
+        first = 0
+        while first < copy_counts[window]:
+            if not batch:
+                capacity = max(budget // window_lengths[window], 1)
+            take = min(copy_counts[window] - first, capacity - used)
+            batch.append((window, first, first + take))
+            used += take
+            first += take
+            if used == capacity:
+                yield batch
+                batch, used = [], 0
+    if batch:
+        yield batch
 
 
 @dataclass
-class ScoringPlan:
-    """The windows of a set of sequences, their tokens, the masked copies, and output row offsets."""
+class BlockPlan:
+    """The windows of one block of records, their tokens and copy counts, and output row offsets."""
 
     windows: list
     tokens: list
-    copies: list
+    copy_counts: list
     species_ids: list
     offsets: np.ndarray
 
 
 class ZeroShotScorer:
-    """Per-nucleotide probabilities of one loaded model; see the module docstring for the method."""
+    """Per-nucleotide probabilities of one loaded model; see the module docstring for the method.
 
-    def __init__(self, loaded, strategy="exact", readout="mean", window=None, overlap=None,
-                 token_budget=16384, device="cpu", precision="auto"):
+    ``plan_seconds`` accumulates the time spent planning (windows, tokens, copy tables and batch
+    index arrays), so that a caller can report it against the total.
+    """
+
+    def __init__(self, loaded, strategy="exact", readout="middle", window=None, overlap=None,
+                 token_budget=16384, device="cpu", precision="auto", progress=SILENT):
         if readout not in READOUTS:
             raise UserError(f"readout {readout!r} is not one of {', '.join(READOUTS)}.")
         self.loaded = loaded
@@ -179,16 +236,21 @@ class ZeroShotScorer:
         self.tokenizer = loaded.tokenizer
         self.strategy = parse_strategy(strategy) if isinstance(strategy, str) else strategy
         self.readout = readout
-        self.window = window or default_window(self.tokenizer, loaded.family.tokenization)
-        self.overlap = self.window // 4 if overlap is None else overlap
-        check_window(self.window, self.overlap)
+        if window is not None:
+            overlap = window // 4 if overlap is None else overlap
+            check_window(window, overlap)
+        elif overlap is not None:
+            raise UserError("--overlap needs --window: the default window overlaps by a quarter of the context.")
+        self.window, self.overlap = window, overlap
         self.token_budget = token_budget
         self.device = device
         self.precision = precision
         self.tables = letter_tables(self.tokenizer, device)
+        self.plan_seconds = 0.0
+        self.progress = progress  # counts masked copies scored
 
     def score(self, sequences, names=None, species_ids=None, orientation="forward") -> list:
-        """Probabilities ``[L, 4]`` (float32, ACGT, rows sum to 1) for each sequence.
+        """Probabilities ``[L, 4]`` (float32, ACGT, rows sum to 1) for each sequence, as one block.
 
         ``orientation``: ``forward`` scores the sequences as given; ``reverse`` scores their reverse
         complements and maps the result back to the given orientation; ``both`` averages the two.
@@ -208,27 +270,45 @@ class ZeroShotScorer:
             return [np.ascontiguousarray(p) for p in results[0]]
         return [(a + b) / 2 for a, b in zip(*results)]
 
-    def plan(self, sequences, names, species_ids) -> "ScoringPlan":
-        """Windows, their tokens and the masked copies that score ``sequences`` (nothing run yet)."""
-        plan = ScoringPlan([], [], [], list(species_ids), np.concatenate([[0], np.cumsum([len(s) for s in sequences])]))
+    def plan(self, sequences, names, species_ids) -> BlockPlan:
+        """Windows, their tokens and their numbers of masked copies (no copy listed, nothing run)."""
+        started = time.perf_counter()
+        plan = BlockPlan([], [], [], list(species_ids), np.concatenate([[0], np.cumsum([len(s) for s in sequences])]))
         for record, sequence in enumerate(sequences):
-            for window in plan_windows(record, len(sequence), self.window, self.overlap):
-                tokenized = tokenize_window(self.tokenizer, sequence, window, f"record {names[record]}")
-                plan.copies += _copies_of_window(len(plan.windows), window, tokenized.spans, self.strategy, self.readout,
-                                                 plan.offsets[record] + window.keep_start)
+            for window, tokenized in sequence_windows(self.tokenizer, record, sequence, self.window, self.overlap,
+                                                      f"record {names[record]}"):
                 plan.windows.append(window)
                 plan.tokens.append(tokenized)
+                plan.copy_counts.append(self._table(window, tokenized).count)
+        self.plan_seconds += time.perf_counter() - started
         return plan
 
     @torch.inference_mode()
-    def run(self, plan, copies=None) -> torch.Tensor:
-        """Summed letter marginals ``[total_length, 4]`` of ``copies`` (default: all of the plan's)."""
-        copies = plan.copies if copies is None else copies
+    def run(self, plan) -> torch.Tensor:
+        """Summed letter marginals ``[block length, 4]`` over all masked copies of the plan."""
         sums = torch.zeros(int(plan.offsets[-1]), 4, dtype=torch.float32, device=self.device)
-        window_lengths = [len(plan.tokens[c.window]) for c in copies]
-        for batch in token_budget_batches(window_lengths, self.token_budget):
-            self._score_batch([copies[i] for i in batch], plan.tokens, plan.windows, plan.species_ids, sums)
+        lengths = [len(t) for t in plan.tokens]
+        tables, remaining = {}, list(plan.copy_counts)
+        self.progress.extend(int(sum(plan.copy_counts)))
+        started = time.perf_counter()
+        for batch in copy_batches(lengths, plan.copy_counts, self.token_budget):
+            for window, first, stop in batch:
+                if window not in tables:
+                    tables[window] = self._table(plan.windows[window], plan.tokens[window])
+            inputs = self._batch_inputs(plan, batch, tables)
+            for window, first, stop in batch:
+                remaining[window] -= stop - first
+                if not remaining[window]:
+                    del tables[window]
+            self.plan_seconds += time.perf_counter() - started
+            self._score_batch(*inputs, sums)
+            self.progress.update(sum(stop - first for _, first, stop in batch))
+            started = time.perf_counter()
+        self.plan_seconds += time.perf_counter() - started
         return sums
+
+    def _table(self, window, tokenized) -> CopyTable:
+        return copy_table(window, tokenized.spans, self.strategy, self.readout)
 
     def _score_strand(self, sequences, names, species_ids):
         plan = self.plan(sequences, names, species_ids)
@@ -236,43 +316,53 @@ class ZeroShotScorer:
         probs = (sums / sums.sum(1, keepdim=True)).cpu().numpy()
         return [probs[plan.offsets[n]:plan.offsets[n + 1]] for n in range(len(sequences))]
 
-    def _score_batch(self, batch, tokens, windows, species_ids, sums):
-        device, tokenizer = self.device, self.tokenizer
-        used = sorted({c.window for c in batch})
-        slot = {w: n for n, w in enumerate(used)}
-        longest = max(len(tokens[w]) for w in used)
-        window_ids = pad_rows([tokens[w].ids for w in used], tokenizer.pad_id, device)
-        span_lengths = pad_rows([np.diff(tokens[w].spans, axis=1)[:, 0] for w in used], 0, device)
-        copy_slot = torch.tensor([slot[c.window] for c in batch], device=device)
-        # masked copies built on the device: one row per window, expanded and scattered
-        input_ids = window_ids.index_select(0, copy_slot)
-        attention = input_ids != tokenizer.pad_id
-        masked = torch.zeros(len(batch), longest + 1, dtype=torch.bool, device=device)
-        masked.scatter_(1, pad_rows([c.masked for c in batch], longest, device), True)
-        input_ids = input_ids.masked_fill(masked[:, :longest], tokenizer.mask_id)
-        read = torch.zeros(len(batch), longest + 1, dtype=torch.bool, device=device)
-        read.scatter_(1, pad_rows([c.read_tokens for c in batch], longest, device), True)
-        read = read[:, :longest]
-        species = torch.tensor([species_ids[windows[c.window].record] for c in batch], device=device)
+    def _batch_inputs(self, plan, batch, tables):
+        """Masked input ids, attention, species, read positions and read targets of one batch."""
+        tokenizer, device = self.tokenizer, self.device
+        longest = max(len(plan.tokens[w]) for w, _, _ in batch)
+        rows = sum(stop - first for _, first, stop in batch)
+        input_ids = np.full((rows, longest), tokenizer.pad_id, dtype=np.int64)
+        masked = np.zeros((rows, longest), dtype=bool)
+        span_lengths = np.zeros((rows, longest), dtype=np.int64)
+        species = np.zeros(rows, dtype=np.int64)
+        read_copy, read_token, read_offset, read_row = [], [], [], []
+        row = 0
+        for window, first, stop in batch:
+            tokens, table, count = plan.tokens[window], tables[window], stop - first
+            input_ids[row:row + count, : len(tokens)] = tokens.ids
+            masked[row:row + count, : len(tokens)] = table.mask_rows(first, stop, len(tokens))
+            span_lengths[row:row + count, : len(tokens)] = np.diff(tokens.spans, axis=1)[:, 0]
+            species[row:row + count] = plan.species_ids[plan.windows[window].record]
+            reads = slice(table.read_start[first], table.read_start[stop])
+            read_copy.append(table.read_copy[reads] - first + row)
+            read_token.append(table.read_token[reads])
+            read_offset.append(table.read_offset[reads])
+            read_row.append(table.read_row[reads] + plan.offsets[plan.windows[window].record])
+            row += count
+        read_copy, read_token = np.concatenate(read_copy), np.concatenate(read_token)
+        read = np.zeros((rows, longest), dtype=bool)
+        read[read_copy, read_token] = True
+        # row of each (copy, token) read in the head's row-major output over `read`
+        head_row = (np.cumsum(read.ravel()) - 1).reshape(read.shape)[read_copy, read_token]
+        to_device = functools.partial(torch.as_tensor, device=device)
+        input_ids = np.where(masked, tokenizer.mask_id, input_ids)
+        return (to_device(input_ids), to_device(input_ids != tokenizer.pad_id), to_device(species), to_device(read),
+                to_device(span_lengths[read]), to_device(head_row), to_device(np.concatenate(read_offset)),
+                to_device(np.concatenate(read_row)))
+
+    def _score_batch(self, input_ids, attention, species, read, read_lengths, head_row, read_offset, read_row, sums):
+        device = self.device
         with autocast(device, self.precision):
             hidden = self.model.encode(input_ids, attention, species)[-1]
             logits = self.model.lm_logits(hidden, positions=read)
         logits = logits.float()
         # letter marginals of every read token, one matrix product per token length
-        row_length = span_lengths.index_select(0, copy_slot)[read]
         marginals = torch.zeros(len(logits), max(self.tables) if self.tables else 1, 4, device=device)
-        for length in torch.unique(row_length).tolist():
+        for length in torch.unique(read_lengths).tolist():
             if length not in self.tables:
                 raise UserError(f"the vocabulary has no A/C/G/T tokens of length {length} to marginalise a masked token over.")
             ids, one_hot = self.tables[length]
-            rows = torch.nonzero(row_length == length).squeeze(1)
+            rows = torch.nonzero(read_lengths == length).squeeze(1)
             probs = torch.softmax(logits.index_select(0, rows).index_select(1, ids), dim=1)
             marginals[rows, :length] = (probs @ one_hot).view(len(rows), length, 4)
-        # row of the read (copy, token) pairs in the head's row-major output, then accumulate
-        row_of = (torch.cumsum(read.flatten(), 0) - 1).view(read.shape)
-        copy_index = np.concatenate([np.full(len(c.read_tokens), n) for n, c in enumerate(batch)])
-        token_index = np.concatenate([c.read_tokens for c in batch])
-        offset = torch.from_numpy(np.concatenate([c.read_offsets for c in batch])).to(device)
-        target = torch.from_numpy(np.concatenate([c.read_rows for c in batch])).to(device)
-        rows = row_of[torch.from_numpy(copy_index).to(device), torch.from_numpy(token_index).to(device)]
-        sums.index_add_(0, target, marginals[rows, offset])
+        sums.index_add_(0, read_row, marginals[head_row, read_offset])

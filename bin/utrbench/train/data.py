@@ -1,27 +1,45 @@
-"""Streaming the dataset's FASTA shards into token-budget batches, resumably.
+"""Token-budget batches sliced from the token store, resumably, with a prefetching thread.
 
-Records are read with pysam in a fixed order per epoch (the shard order is shuffled per epoch
-from the seed; the shards themselves are pre-shuffled by the dataset step). Rank ``r`` of
-``world`` devices takes the records whose index in the epoch is ``r`` modulo ``world``.
+Records are visited in a fixed order per epoch: the shard order is shuffled per epoch from the
+seed (the shards themselves are pre-shuffled by the dataset step), records keep their order
+inside a shard. Rank ``r`` of ``world`` devices takes the records whose index in the epoch is
+``r`` modulo ``world``.
 
-Every random choice about a record (shift, crop) comes from a generator seeded by
-``(seed, epoch, index)``, so a record's example is a pure function of its position and a run
-resumes exactly from a saved ``(epoch, index)`` without saving any generator state.
+Every random choice about a record (shift, crop start) is a counter-based hash of
+``(seed, stream, epoch, index)``, so a record's example is a pure function of its position, a
+whole chunk of examples is computed with numpy at once, and a run resumes exactly from a saved
+``(epoch, index)`` without saving any generator state.
+
+An example is what tokenising a random crop of the record gives, read from the store:
+
+- shift (``shift_max`` > 0, NT-v2's augmentation): ``s`` uniform in ``[-shift_max, shift_max)``;
+  a positive shift pads ``s`` N in front, a negative one drops ``-s`` letters (not below one k-mer);
+- crop: ``CROP_NUCLEOTIDES`` letters from a uniform start when the (shifted) record is longer;
+- the content tokens from the crop start, at most ``context_tokens`` minus the specials, wrapped
+  in the tokenizer's leading and trailing special tokens.
+
+For overlapping k-mers and nucleotides this is exactly the tokenisation of the crop. For greedy
+k-mers it is exact unless an N lies between the record start and the crop (the greedy grid
+restarts after an N); for BPE the window starts at the first token of the whole-record
+tokenisation at or after the crop start (the study also cut DNABERT-2 chunks from the whole
+tokenisation).
 """
 
+import queue
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 
-from utrbench.errors import UserError
-from utrbench.seq import iter_fasta
+from utrbench.train.token_store import POSITIONAL, TokenStore
 
-SPECIES_SEPARATOR = ":"
 TRAIN_STREAM, VALID_STREAM = 1, 2  # keep training and validation randomness apart
+SHIFT_DRAW, CROP_DRAW = 0, 1
+CHUNK = 4096  # examples computed per vectorised call
 
 # Crop length in nucleotides for ``n`` content tokens. Greedy k-mers with a single-letter
 # fallback and BPE tokens cover a variable number of letters, so their crop is an upper bound
-# and the token ids are truncated to the context afterwards.
+# and the tokens are cut at the context afterwards.
 BPE_MAX_NT_PER_TOKEN = 8
 CROP_NUCLEOTIDES = {
     "overlapping_kmer": lambda n, k: n + k - 1,
@@ -30,157 +48,259 @@ CROP_NUCLEOTIDES = {
     "nucleotide": lambda n, k: n,
 }
 
-
-def species_of(record_name: str):
-    """The species of a ``utr_id:species`` header, or None when the header has no species."""
-    utr_id, separator, species = record_name.rpartition(SPECIES_SEPARATOR)
-    return species if separator and utr_id and species else None
+_MASK64 = (1 << 64) - 1
 
 
-@dataclass
-class DatasetSummary:
-    """What a pass over the dataset found: usable record count and species id per species name."""
+def _splitmix64(values: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser on uint64 arrays (wrapping arithmetic)."""
+    z = values.astype(np.uint64, copy=True)
+    z ^= z >> np.uint64(30)
+    z *= np.uint64(0xBF58476D1CE4E5B9)
+    z ^= z >> np.uint64(27)
+    z *= np.uint64(0x94D049BB133111EB)
+    z ^= z >> np.uint64(31)
+    return z
 
-    n_records: int
-    species_ids: dict
 
-
-def scan_dataset(paths, info, species_aware: bool, min_length: int) -> DatasetSummary:
-    """Check every record before training starts, so bad data fails fast with no output written.
-
-    A species-aware model needs a known species in every header; records shorter than
-    ``min_length`` are skipped during training, and a dataset without any usable record is an
-    error.
-    """
-    n_records, species_ids = 0, {}
-    for path in paths:
-        for name, sequence in iter_fasta(path):
-            species = species_of(name)
-            if species_aware:
-                if species is None:
-                    raise UserError(f"{path}: record {name!r} has no species; headers must be 'utr_id:species'.")
-                if species not in species_ids:
-                    species_ids[species] = info.species_index(species, where=f"{path}: record {name!r}")
-            n_records += len(sequence) >= min_length
-    if n_records == 0:
-        names = ", ".join(str(p) for p in paths) or "(no files)"
-        raise UserError(f"{names}: the dataset has no sequence of at least {min_length} nt to train on.")
-    return DatasetSummary(n_records, species_ids)
+def position_uniforms(seed: int, stream: int, epoch: int, draw: int, indices) -> np.ndarray:
+    """Uniform floats in [0, 1), one per record index: a hash of (seed, stream, epoch, draw, index)."""
+    key = 0
+    for part in (seed, stream, epoch, draw):
+        key = int(_splitmix64(np.array([(key ^ part) & _MASK64], dtype=np.uint64))[0])
+        key = (key + 0x9E3779B97F4A7C15) & _MASK64
+    indices = np.asarray(indices, dtype=np.uint64)
+    hashed = _splitmix64(indices * np.uint64(0x9E3779B97F4A7C15) ^ np.uint64(key))
+    return (hashed >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
 
 
 @dataclass
-class Example:
-    ids: np.ndarray  # int64 token ids, specials included, at most the context length
-    species_id: int
+class Layout:
+    """How a family's examples are laid out: specials around the content, the crop length."""
 
+    leading: np.ndarray  # ids of the special tokens before the content
+    trailing: np.ndarray  # and after it
+    content_tokens: int
+    crop_length: int
+    pad_tokens: np.ndarray  # [shift_max + 1, max pad tokens]: the tokens of s leading N
+    pad_counts: np.ndarray  # [shift_max + 1]
 
-class ExampleMaker:
-    """Turn one record into a training example: shift, random crop, tokenize, truncate."""
-
-    def __init__(self, tokenizer, tokenization, context_tokens, seed, species_ids, shift_max=0, stream=TRAIN_STREAM):
-        self.tokenizer = tokenizer
-        self.context_tokens = context_tokens
-        self.seed, self.stream = seed, stream
-        self.species_ids = species_ids
-        self.shift_max = shift_max
+    @classmethod
+    def of(cls, tokenizer, tokenization, context_tokens, shift_max=0):
         k = getattr(tokenizer, "k", 1)
-        self.min_length = k
-        self.n_special = int((tokenizer.encode("A" * k).spans[:, 0] < 0).sum())
-        self.content_tokens = context_tokens - self.n_special
-        self.crop_length = CROP_NUCLEOTIDES[tokenization](self.content_tokens, k)
-
-    def __call__(self, epoch, index, name, sequence):
-        """The example of record ``index`` of ``epoch``, or None when the record is too short."""
-        if len(sequence) < self.min_length:
-            return None
-        rng = np.random.default_rng([self.seed, self.stream, epoch, index])
-        if self.shift_max:
-            shift = int(rng.integers(-self.shift_max, self.shift_max))
-            # a positive shift pads with N (NT-v2's augmentation); a negative one drops letters
-            sequence = "N" * shift + sequence if shift > 0 else sequence[-shift:] or sequence
-        if len(sequence) > self.crop_length:
-            start = int(rng.integers(0, len(sequence) - self.crop_length + 1))
-            sequence = sequence[start:start + self.crop_length]
-        tokens = self.tokenizer.encode(sequence)
-        return Example(self.truncate(tokens), self.species_ids.get(species_of(name), 0))
-
-    def truncate(self, tokens) -> np.ndarray:
-        """Keep the leading specials, the first content tokens that fit, and the trailing specials."""
-        ids = tokens.ids
-        if len(ids) <= self.context_tokens:
-            return ids
-        special = tokens.spans[:, 0] < 0
-        leading = int(np.argmin(special)) if not special.all() else len(ids)
+        probe = tokenizer.encode("A" * k)
+        special = probe.spans[:, 0] < 0
+        leading = int(np.argmin(special)) if not special.all() else len(special)
         trailing = int(np.argmin(special[::-1]))
-        kept = ids[:leading + self.content_tokens]
-        return np.concatenate([kept, ids[len(ids) - trailing:]]) if trailing else kept
+        content = context_tokens - int(special.sum())
+        # the tokens of an N padding: what tokenising "N" * s + a k-mer adds in front of it
+        base = int((probe.spans[:, 0] >= 0).sum())
+        pads = []
+        for s in range(shift_max + 1):
+            ids = tokenizer.encode("N" * s + "A" * k)
+            ids = ids.ids[ids.spans[:, 0] >= 0]
+            pads.append(ids[:len(ids) - base])
+        width = max(1, max(len(p) for p in pads))
+        table = np.zeros((shift_max + 1, width), dtype=np.int64)
+        for s, ids in enumerate(pads):
+            table[s, :len(ids)] = ids
+        return cls(probe.ids[:leading].astype(np.int64), probe.ids[len(special) - trailing:].astype(np.int64),
+                   content, CROP_NUCLEOTIDES[tokenization](content, k), table,
+                   np.array([len(p) for p in pads], dtype=np.int64))
 
 
-class RecordStream:
-    """Endless stream of this rank's ``(epoch, index, name, sequence)``, starting at a position."""
+@dataclass
+class Examples:
+    """A chunk of examples as arrays: where each one's tokens are and how many."""
 
-    def __init__(self, paths, seed, rank=0, world=1):
-        self.paths, self.seed, self.rank, self.world = list(paths), seed, rank, world
+    records: np.ndarray  # record index in the store
+    epochs: np.ndarray
+    indices: np.ndarray  # position in the epoch
+    first_token: np.ndarray  # index into store.tokens of the first content token
+    n_pad: np.ndarray  # leading N-padding tokens (row of Layout.pad_tokens: pad_row)
+    pad_row: np.ndarray
+    n_content: np.ndarray  # content tokens from the store after the padding
+    species: np.ndarray
 
-    def shard_order(self, epoch):
-        order = np.random.default_rng([self.seed, TRAIN_STREAM, epoch]).permutation(len(self.paths))
-        return [self.paths[i] for i in order]
-
-    def records(self, epoch=0, index=0):
-        while True:
-            position = 0
-            for path in self.shard_order(epoch):
-                for name, sequence in iter_fasta(path):
-                    if position >= index and position % self.world == self.rank:
-                        yield epoch, position, name, sequence
-                    position += 1
-            epoch, index = epoch + 1, 0
+    @property
+    def widths(self) -> np.ndarray:
+        return self.n_pad + self.n_content
 
 
-def pad_batch(examples, pad_id):
-    """``(ids [B, T], attention_mask [B, T], species_ids [B])`` as numpy arrays, right-padded."""
-    width = max(len(e.ids) for e in examples)
-    ids = np.full((len(examples), width), pad_id, dtype=np.int64)
-    attention = np.zeros((len(examples), width), dtype=bool)
-    for row, example in enumerate(examples):
-        ids[row, :len(example.ids)] = example.ids
-        attention[row, :len(example.ids)] = True
-    species = np.array([e.species_id for e in examples], dtype=np.int64)
-    return ids, attention, species
+class ExampleSampler:
+    """Computes examples of record positions from the store, vectorised over a chunk."""
+
+    def __init__(self, store: TokenStore, layout: Layout, seed: int, shift_max: int = 0, stream=TRAIN_STREAM):
+        self.store, self.layout, self.seed, self.shift_max, self.stream = store, layout, seed, shift_max, stream
+
+    def examples(self, epoch: int, indices: np.ndarray, records: np.ndarray) -> Examples:
+        store, layout, k = self.store, self.layout, self.store.k
+        lengths = np.asarray(store.lengths[records], dtype=np.int64)
+        if self.shift_max:
+            u = position_uniforms(self.seed, self.stream, epoch, SHIFT_DRAW, indices)
+            shift = np.floor(u * 2 * self.shift_max).astype(np.int64) - self.shift_max
+        else:
+            shift = np.zeros(len(records), dtype=np.int64)
+        pad = np.maximum(shift, 0)
+        drop = np.where(lengths + np.minimum(shift, 0) >= k, -np.minimum(shift, 0), 0)
+        shifted = lengths + pad - drop
+        u = position_uniforms(self.seed, self.stream, epoch, CROP_DRAW, indices)
+        start = np.where(shifted > layout.crop_length,
+                         np.floor(u * (shifted - layout.crop_length + 1)).astype(np.int64), 0)
+        pad_left = np.maximum(pad - start, 0)  # N letters of the padding inside the crop
+        position = np.maximum(start - pad, 0) + drop  # first record letter of the crop
+        phase = position % k if store.phases > 1 else np.zeros_like(position)
+        segment = records * store.phases + phase
+        begin, end = store.offsets[segment], store.offsets[segment + 1]
+        if store.tokenization in POSITIONAL:
+            first = begin + np.minimum(position, end - begin)
+        else:  # the first token starting at or after `position`, within the segment
+            first = np.array([begin[i] + np.searchsorted(store.starts[begin[i]:end[i]], position[i])
+                              for i in range(len(records))], dtype=np.int64)
+        n_pad = np.minimum(layout.pad_counts[pad_left], layout.content_tokens)
+        n_content = np.minimum(end - first, layout.content_tokens - n_pad)
+        return Examples(records, np.full(len(records), epoch), indices, first, n_pad, pad_left, n_content,
+                        np.asarray(store.species[records], dtype=np.int64))
+
+
+def assemble(store: TokenStore, layout: Layout, examples: Examples, rows, pad_id: int):
+    """``(ids [B, T] int64, attention_mask [B, T] bool, species_ids [B])`` of some examples.
+
+    One slice copy per row: a batch has at most a few hundred rows, each a contiguous run of the
+    store, so this costs a memory copy per token (a gather through an index matrix costs several).
+    """
+    rows = np.arange(len(examples.records))[rows]
+    lead, trail = len(layout.leading), len(layout.trailing)
+    n_pad, n_content = examples.n_pad[rows], examples.n_content[rows]
+    lengths = lead + n_pad + n_content + trail
+    ids = np.full((len(rows), int(lengths.max())), pad_id, dtype=np.int64)
+    ids[:, :lead] = layout.leading
+    tokens, pad_tokens = store.tokens, layout.pad_tokens
+    for out, row in enumerate(rows):
+        padding, count, first = int(examples.n_pad[row]), int(examples.n_content[row]), int(examples.first_token[row])
+        if padding:
+            ids[out, lead:lead + padding] = pad_tokens[examples.pad_row[row], :padding]
+        ids[out, lead + padding:lead + padding + count] = tokens[first:first + count]
+        ids[out, lead + padding + count:lead + padding + count + trail] = layout.trailing
+    attention = np.arange(ids.shape[1])[None, :] < lengths[:, None]
+    return ids, attention, examples.species[rows]
+
+
+class EpochOrder:
+    """Record index of each position of an epoch: shards in a seeded per-epoch order."""
+
+    def __init__(self, shard_records: np.ndarray, seed: int):
+        self.shard_records, self.seed = np.asarray(shard_records, dtype=np.int64), seed
+        self.shard_starts = np.concatenate([[0], np.cumsum(self.shard_records)[:-1]])
+        self.size = int(self.shard_records.sum())
+        self._cached = None
+
+    def records(self, epoch: int, indices: np.ndarray) -> np.ndarray:
+        if self._cached is None or self._cached[0] != epoch:
+            order = np.random.default_rng([self.seed, TRAIN_STREAM, epoch]).permutation(len(self.shard_records))
+            ends = np.cumsum(self.shard_records[order])
+            self._cached = (epoch, order, ends)
+        _, order, ends = self._cached
+        shard = np.searchsorted(ends, indices, side="right")
+        return self.shard_starts[order[shard]] + indices - (ends[shard] - self.shard_records[order[shard]])
 
 
 class BatchStream:
-    """Token-budget batches from a record stream; ``position`` is where a resumed run starts.
+    """Token-budget batches of this rank's records; ``position`` is where a resumed run starts.
 
     A batch holds as many examples as fit ``tokens_per_batch`` once padded to its longest
-    example. The record that did not fit is kept for the next batch, and ``position`` points at
-    it, so saving ``position`` after any batch and restarting there repeats nothing and skips
-    nothing.
+    example; ``position`` is the ``(epoch, index)`` of the first example not yet batched, so
+    saving it after any batch and restarting there repeats nothing and skips nothing.
     """
 
-    def __init__(self, records: RecordStream, make_example: ExampleMaker, tokens_per_batch, pad_id, position=(0, 0)):
-        self.make_example, self.tokens_per_batch, self.pad_id = make_example, tokens_per_batch, pad_id
-        self.position = tuple(position)
-        self._records = records.records(*self.position)
-        self._pending = None
+    def __init__(self, store, layout, seed, tokens_per_batch, pad_id, rank=0, world=1, shift_max=0,
+                 position=(0, 0)):
+        self.store, self.layout, self.tokens_per_batch, self.pad_id = store, layout, tokens_per_batch, pad_id
+        self.rank, self.world = rank, world
+        self.sampler = ExampleSampler(store, layout, seed, shift_max)
+        self.order = EpochOrder(store.shard_records, seed)
+        self.position = tuple(int(p) for p in position)
+        self._chunk, self._next = None, 0
+        self._extra = len(layout.leading) + len(layout.trailing)
 
-    def _next_example(self):
-        while True:
-            epoch, index, name, sequence = next(self._records)
-            example = self.make_example(epoch, index, name, sequence)
-            if example is not None:
-                return (epoch, index), example
+    def _refill(self):
+        """Compute the next chunk of this rank's examples from ``position`` on (may cross epochs)."""
+        epoch, index = self.position
+        first = index + (self.rank - index) % self.world  # next index of this rank
+        if first >= self.order.size:
+            epoch, first = epoch + 1, self.rank
+        indices = np.arange(first, min(self.order.size, first + CHUNK * self.world), self.world)
+        self._chunk = self.sampler.examples(epoch, indices, self.order.records(epoch, indices))
+        self._next = 0
 
     def next_batch(self):
         """The next padded batch ``(ids, attention_mask, species_ids)``."""
-        examples, width = [], 0
-        while True:
-            if self._pending is None:
-                self._pending = self._next_example()
-            position, example = self._pending
-            new_width = max(width, len(example.ids))
-            if examples and new_width * (len(examples) + 1) > self.tokens_per_batch:
-                self.position = position
-                return pad_batch(examples, self.pad_id)
-            examples.append(example)
-            width, self._pending = new_width, None
+        if self._chunk is None or self._next >= len(self._chunk.records):
+            self._refill()
+        chunk, start = self._chunk, self._next
+        widths = chunk.widths[start:] + self._extra
+        running = np.maximum.accumulate(widths)
+        fits = running * np.arange(1, len(widths) + 1) <= self.tokens_per_batch
+        count = max(1, int(np.argmin(fits)) if not fits.all() else len(widths))
+        # a batch never spans two chunks: the last one of a chunk may be smaller than the budget allows
+        rows = slice(start, start + count)
+        batch = assemble(self.store, self.layout, chunk, rows, self.pad_id)
+        self._next = start + count
+        if self._next < len(chunk.records):
+            self.position = (int(chunk.epochs[self._next]), int(chunk.indices[self._next]))
+        else:
+            self.position = (int(chunk.epochs[-1]), int(chunk.indices[-1]) + 1)
+            self._chunk = None
+        return batch
+
+
+def validation_batches(store, layout, seed, max_sequences, per_batch, pad_id, rank=0, world=1):
+    """Fixed examples of the first ``max_sequences`` records of the validation store (this rank's share)."""
+    sampler = ExampleSampler(store, layout, seed, stream=VALID_STREAM)
+    indices = np.arange(min(max_sequences, store.n_records))
+    examples = sampler.examples(0, indices, indices)
+    mine = np.flatnonzero(indices % world == rank)
+    return [assemble(store, layout, examples, mine[start:start + per_batch], pad_id)
+            for start in range(0, len(mine), per_batch)]
+
+
+class Prefetcher:
+    """A thread that keeps ``depth`` batches (and the stream position after each) ready ahead.
+
+    Slicing the memory map and padding run in the thread (numpy releases the GIL), while the
+    main thread masks and trains. ``transform`` turns a batch into what the trainer consumes
+    (e.g. pinned tensors).
+    """
+
+    _DONE = object()
+
+    def __init__(self, stream: BatchStream, depth=4, transform=None):
+        self.stream, self.transform = stream, transform or (lambda batch: batch)
+        self._queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._work, daemon=True)
+        self._thread.start()
+
+    def _work(self):
+        try:
+            while not self._stop.is_set():
+                batch = self.transform(self.stream.next_batch())
+                item = (batch, self.stream.position)
+                while not self._stop.is_set():
+                    try:
+                        self._queue.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+        except BaseException as error:  # hand the failure to the consumer
+            self._queue.put((self._DONE, error))
+
+    def next(self):
+        """``(batch, position after it)``."""
+        batch, position = self._queue.get()
+        if batch is self._DONE:
+            raise position
+        return batch, position
+
+    def close(self):
+        self._stop.set()
+        self._thread.join()

@@ -4,11 +4,20 @@ One code path serves the CPU (tests), one GPU and several GPUs under ``torchrun`
 distributed pieces (process group, DDP wrapper, gathering data positions) reduce to no-ops when
 ``WORLD_SIZE`` is 1, and bf16 autocast is simply disabled off CUDA.
 
-A run directory holds ``checkpoints/step-N/`` (a full model directory plus ``trainer_state.pt``
-with optimiser, scheduler, data positions, RNG states and the log so far), written atomically,
-and ``train_log.tsv``. A resumed run restores all of that and continues exactly where the
-checkpoint was taken, so on the CPU in deterministic mode it ends with the same weights as an
-uninterrupted run.
+Checkpoints go to a checkpoint directory (default ``<run dir>/checkpoints``; under Nextflow a
+persistent folder outside the work directory): ``step-N/`` (a full model directory plus
+``trainer_state.pt`` with optimiser, scheduler, data positions, RNG states and the log so far),
+each written under a temporary name and renamed, so a folder ``step-N`` with its state file is
+complete and a killed write leaves nothing that looks like a checkpoint. The token store of the
+shards is kept there too (``token_store/``), so it is built once per run, not per attempt.
+
+A resumed run restores all of that and continues exactly where the checkpoint was taken, so on
+the CPU in deterministic mode it ends with the same weights as an uninterrupted run, whichever
+work directory each attempt runs in. ``max_hours`` ends an attempt cleanly: when the next step
+and a checkpoint might not fit in the time left, it checkpoints and returns unfinished; the CLI
+then exits with ``CONTINUE_EXIT_STATUS`` so the scheduler retries and the next attempt resumes.
+When the run is finished the run directory gets ``train_log.tsv`` and ``checkpoints/step-N``
+links to the checkpoint directory (when that lies elsewhere).
 """
 
 import contextlib
@@ -27,14 +36,17 @@ from utrbench.errors import UserError
 from utrbench.io import atomic_output, write_tsv
 from utrbench.models import init_model, load_model, save_model
 from utrbench.models.base import IGNORE_INDEX
-from utrbench.seq import iter_fasta
-from utrbench.train.data import (
-    TRAIN_STREAM, VALID_STREAM, BatchStream, ExampleMaker, RecordStream, pad_batch, scan_dataset,
-)
+from utrbench.train.data import TRAIN_STREAM, VALID_STREAM, BatchStream, Layout, Prefetcher, validation_batches
 from utrbench.train.masking import check_trainable, mask_batch
 from utrbench.train.schedules import build_optimizer, build_scheduler
+from utrbench.train.token_store import open_token_store
 
+# Exit status of an attempt that stopped at --max-hours with a checkpoint and wants to be run
+# again (EX_TEMPFAIL of sysexits.h: "temporary failure, retry"); modules/local/pretrain retries it.
+CONTINUE_EXIT_STATUS = 75
 CHECKPOINT_DIR = "checkpoints"
+TOKEN_STORE_DIR = "token_store"
+PREFETCH_BATCHES = 8
 STATE_FILE = "trainer_state.pt"
 LOG_FILE = "train_log.tsv"
 LOG_COLUMNS = ["step", "epoch", "tokens", "loss", "lr", "tokens_per_s", "valid_loss"]
@@ -118,16 +130,24 @@ def restore_rng_states(states: dict) -> None:
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
-def checkpoint_steps(run_dir) -> list[int]:
-    """Steps of the complete checkpoints in a run directory, ascending."""
-    folder = Path(run_dir) / CHECKPOINT_DIR
+def checkpoint_steps(run_dir, checkpoint_dir=None) -> list[int]:
+    """Steps of the complete checkpoints (``step-N`` with its state file), ascending.
+
+    In ``checkpoint_dir``, or by default in ``<run_dir>/checkpoints``.
+    """
+    folder = Path(checkpoint_dir) if checkpoint_dir else Path(run_dir) / CHECKPOINT_DIR
     if not folder.is_dir():
         return []
     return sorted(int(p.name[5:]) for p in folder.glob("step-*") if p.name[5:].isdigit() and (p / STATE_FILE).exists())
 
 
-def checkpoint_path(run_dir, step: int) -> Path:
-    return Path(run_dir) / CHECKPOINT_DIR / f"step-{step}"
+def checkpoint_path(run_dir, step: int, checkpoint_dir=None) -> Path:
+    return (Path(checkpoint_dir) if checkpoint_dir else Path(run_dir) / CHECKPOINT_DIR) / f"step-{step}"
+
+
+def generator_seed(*key) -> int:
+    """A torch seed from a tuple of integers (independent streams per step, micro-batch, rank)."""
+    return int(np.random.SeedSequence(list(key)).generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
 @dataclass
@@ -135,14 +155,14 @@ class StepResult:
     loss: float  # mean cross-entropy over all masked tokens of the step (all devices)
     lr: float  # learning rate of this update
     tokens: int  # real tokens processed (all devices)
-    data_seconds: float  # reading, tokenizing, batching, masking, moving to the device
+    data_seconds: float  # waiting for the prefetched batches, moving them to the device, masking
     compute_seconds: float  # forward, backward, optimiser step
 
 
 class Trainer:
     """Holds model, optimiser, scheduler and data streams; one call of :meth:`train_step` = one update."""
 
-    def __init__(self, loaded, recipe, train_paths, seed, dist: Distributed, valid_paths=()):
+    def __init__(self, loaded, recipe, store, seed, dist: Distributed, valid_store=None):
         family, tokenizer = loaded.family, loaded.tokenizer
         check_trainable(family.tokenization, family.name)
         if recipe.context_tokens > tokenizer.max_tokens:
@@ -150,71 +170,72 @@ class Trainer:
                 f"recipe context_tokens {recipe.context_tokens} exceeds the {family.name} model's "
                 f"context of {tokenizer.max_tokens} tokens."
             )
-        self.loaded, self.recipe, self.seed, self.dist = loaded, recipe, seed, dist
+        if store.n_records < dist.world:
+            raise UserError(f"{store.folder}: {store.n_records} training record(s) cannot feed {dist.world} processes.")
+        self.loaded, self.recipe, self.seed, self.dist, self.store = loaded, recipe, seed, dist, store
         self.tokenization = family.tokenization
-        min_length = getattr(tokenizer, "k", 1)
-        summary = scan_dataset(train_paths, loaded.info, family.species_aware, min_length)
-        valid_summary = scan_dataset(valid_paths, loaded.info, family.species_aware, min_length) if valid_paths else None
-        self.n_train_records = summary.n_records
         self.accumulation = recipe.accumulation_steps(dist.world)
         self.model = loaded.model.to(dist.device)
         self.model.train()
         self.optimizer = build_optimizer(self.model, recipe)
         self.scheduler = build_scheduler(self.optimizer, recipe)
         self.network = dist.wrap(self.model)
-        self.make_example = ExampleMaker(tokenizer, self.tokenization, recipe.context_tokens, seed,
-                                         summary.species_ids, shift_max=recipe.shift_max)
-        self.records = RecordStream(train_paths, seed, dist.rank, dist.world)
-        self.batches = BatchStream(self.records, self.make_example, recipe.tokens_per_batch, tokenizer.pad_id)
-        self.has_validation = bool(valid_paths)
-        self.valid_batches = self._validation_batches(valid_paths, valid_summary) if valid_paths else []
+        self.layout = Layout.of(tokenizer, self.tokenization, recipe.context_tokens, recipe.shift_max)
+        self.position = (0, 0)  # (epoch, index) of this rank's next training record
+        self._prefetcher = None
+        self.has_validation = valid_store is not None
+        self.valid_batches = []
+        if valid_store is not None:
+            per_batch = max(1, recipe.tokens_per_batch // recipe.context_tokens)
+            valid_layout = Layout.of(tokenizer, self.tokenization, recipe.context_tokens)
+            for number, batch in enumerate(validation_batches(valid_store, valid_layout, seed, recipe.valid_max_sequences,
+                                                              per_batch, tokenizer.pad_id, dist.rank, dist.world)):
+                generator = self._generator(VALID_STREAM, dist.rank, number)
+                self.valid_batches.append(self._masked([torch.from_numpy(a) for a in batch], generator))
         self.step, self.tokens_seen, self.log_rows = 0, 0, []
+        self.finished = False  # recipe.steps reached
+        self.out_of_time = False  # this attempt stopped at max_hours
         self.autocast = dict(device_type=dist.device.type, dtype=torch.bfloat16,
                              enabled=dist.device.type == "cuda" and recipe.precision == "bf16")
 
     # -- data -------------------------------------------------------------------------------
-    def _masked(self, ids, attention, species, rng):
+    def _generator(self, *key) -> torch.Generator:
+        return torch.Generator(device=self.dist.device).manual_seed(generator_seed(self.seed, *key))
+
+    def _masked(self, tensors, generator):
+        """Move a batch to the device and mask it there."""
+        ids, attention, species = (t.to(self.dist.device, non_blocking=True) for t in tensors)
         inputs, labels = mask_batch(
-            ids, attention, self.loaded.tokenizer, self.tokenization, rng, rate=self.recipe.mask_rate,
+            ids, attention, self.loaded.tokenizer, self.tokenization, generator, rate=self.recipe.mask_rate,
             mask_token_fraction=self.recipe.mask_token_fraction,
             random_token_fraction=self.recipe.random_token_fraction, edge_margin=self.recipe.edge_margin,
         )
-        device = self.dist.device
-        return {
-            "input_ids": torch.from_numpy(inputs).to(device, non_blocking=True),
-            "attention_mask": torch.from_numpy(attention).to(device, non_blocking=True),
-            "species_ids": torch.from_numpy(species).to(device, non_blocking=True),
-            "labels": torch.from_numpy(labels).to(device, non_blocking=True),
-        }
+        return {"input_ids": inputs, "attention_mask": attention, "species_ids": species, "labels": labels}
 
-    def _validation_batches(self, paths, summary):
-        """Fixed crops and masks of the first ``valid_max_sequences`` usable records (this rank's share)."""
-        maker = ExampleMaker(self.loaded.tokenizer, self.tokenization, self.recipe.context_tokens, self.seed,
-                             summary.species_ids, stream=VALID_STREAM)
-        examples, index = [], 0
-        for path in paths:
-            for name, sequence in iter_fasta(path):
-                if index >= self.recipe.valid_max_sequences:
-                    break
-                example = maker(0, index, name, sequence)
-                if example is not None:
-                    if index % self.dist.world == self.dist.rank:
-                        examples.append(example)
-                    index += 1
-        per_batch = max(1, self.recipe.tokens_per_batch // self.recipe.context_tokens)
-        batches = []
-        for number, start in enumerate(range(0, len(examples), per_batch)):
-            rng = np.random.default_rng([self.seed, VALID_STREAM, self.dist.rank, number])
-            batches.append(self._masked(*pad_batch(examples[start:start + per_batch], self.loaded.tokenizer.pad_id), rng))
-        return batches
+    def _next_batch(self):
+        """The next training batch as tensors (pinned on CUDA), from the prefetching thread."""
+        if self._prefetcher is None:
+            stream = BatchStream(self.store, self.layout, self.seed, self.recipe.tokens_per_batch,
+                                 self.loaded.tokenizer.pad_id, self.dist.rank, self.dist.world,
+                                 self.recipe.shift_max, position=self.position)
+            pin = self.dist.device.type == "cuda"
+            self._prefetcher = Prefetcher(stream, PREFETCH_BATCHES, transform=lambda batch: [
+                torch.from_numpy(a).pin_memory() if pin else torch.from_numpy(a) for a in batch])
+        batch, self.position = self._prefetcher.next()
+        return batch
+
+    def close(self):
+        if self._prefetcher is not None:
+            self._prefetcher.close()
+            self._prefetcher = None
 
     # -- training ---------------------------------------------------------------------------
     def train_step(self) -> StepResult:
         started = time.perf_counter()
         micro_batches = []
         for micro in range(self.accumulation):
-            rng = np.random.default_rng([self.seed, TRAIN_STREAM, self.dist.rank, self.step, micro])
-            micro_batches.append(self._masked(*self.batches.next_batch(), rng))
+            generator = self._generator(TRAIN_STREAM, self.dist.rank, self.step, micro)
+            micro_batches.append(self._masked(self._next_batch(), generator))
         masked_counts = [int((b["labels"] != IGNORE_INDEX).sum()) for b in micro_batches]
         tokens = sum(int(b["attention_mask"].sum()) for b in micro_batches)
         loaded_at = time.perf_counter()
@@ -263,7 +284,7 @@ class Trainer:
     # -- checkpoints ------------------------------------------------------------------------
     def state_dict(self, positions) -> dict:
         return {
-            "step": self.step, "tokens_seen": self.tokens_seen, "world": self.dist.world,
+            "step": self.step, "tokens_seen": self.tokens_seen, "world": self.dist.world, "data": self.store.folder.name,
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "data_positions": positions, "rng": rng_states(), "log_rows": list(self.log_rows),
         }
@@ -274,19 +295,22 @@ class Trainer:
                 f"{where}: the run was checkpointed on {state['world']} process(es) and cannot resume exactly "
                 f"on {self.dist.world}."
             )
+        if state["data"] != self.store.folder.name:
+            raise UserError(f"{where}: the checkpoint was trained on other data (token store {state['data']}, "
+                            f"these shards give {self.store.folder.name}); use a new checkpoint directory.")
         self.step, self.tokens_seen, self.log_rows = state["step"], state["tokens_seen"], list(state["log_rows"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        self.batches = BatchStream(self.records, self.make_example, self.recipe.tokens_per_batch,
-                                   self.loaded.tokenizer.pad_id, position=state["data_positions"][self.dist.rank])
+        self.close()
+        self.position = tuple(state["data_positions"][self.dist.rank])
         restore_rng_states(state["rng"])
 
-    def save_checkpoint(self, run_dir, provenance) -> None:
-        """Write ``checkpoints/step-N`` atomically (main process; every process must call it)."""
-        positions = self.dist.gather(self.batches.position)
+    def save_checkpoint(self, run_dir, checkpoint_dir, provenance) -> None:
+        """Write ``step-N`` atomically into ``checkpoint_dir`` (main process; every process must call it)."""
+        positions = self.dist.gather(self.position)
         if self.dist.is_main:
             self.loaded.info.provenance = dict(provenance, step=self.step, tokens_seen=self.tokens_seen)
-            with atomic_output(checkpoint_path(run_dir, self.step)) as tmp:
+            with atomic_output(checkpoint_path(run_dir, self.step, checkpoint_dir)) as tmp:
                 save_model(self.loaded, tmp)
                 torch.save(self.state_dict(positions), tmp / STATE_FILE)
             write_log(self.log_rows, Path(run_dir) / LOG_FILE)
@@ -297,13 +321,15 @@ def write_log(rows, path) -> None:
     write_tsv(pd.DataFrame(rows, columns=LOG_COLUMNS), path)
 
 
-def prepare_model(recipe, run_dir, seed, init_from=None, species=(), resume=False, device="cpu"):
-    """The model a run starts from: its latest checkpoint, ``init_from``, or a fresh initialisation."""
-    done = checkpoint_steps(run_dir)
+def prepare_model(recipe, run_dir, checkpoint_dir, seed, init_from=None, species=(), resume=False, device="cpu"):
+    """The model a run starts from: the newest complete checkpoint, ``init_from``, or a fresh initialisation."""
+    done = checkpoint_steps(run_dir, checkpoint_dir)
     if done and not resume:
-        raise UserError(f"{run_dir}: already holds checkpoints (last step {done[-1]}); pass --resume to continue it.")
+        where = checkpoint_dir or run_dir
+        raise UserError(f"{where}: already holds checkpoints (last step {done[-1]}); pass --resume to continue it.")
     if done:
-        return load_model(checkpoint_path(run_dir, done[-1]), device=device), checkpoint_path(run_dir, done[-1])
+        newest = checkpoint_path(run_dir, done[-1], checkpoint_dir)
+        return load_model(newest, device=device), newest
     if init_from:
         loaded = load_model(init_from, device=device)
         if loaded.info.family != recipe.family:
@@ -312,19 +338,59 @@ def prepare_model(recipe, run_dir, seed, init_from=None, species=(), resume=Fals
     return init_model(recipe.family, recipe.size, seed=seed, species=list(species)), None
 
 
-def pretrain(recipe, train_paths, run_dir, seed=0, valid_paths=(), device="cpu", init_from=None, species=(),
-             resume=False, max_steps_this_run=None, deterministic=True, progress=False, recipe_name=""):
-    """Train to ``recipe.steps`` optimiser steps, checkpointing into ``run_dir``; returns the trainer."""
-    from tqdm import tqdm
+def open_stores(loaded, paths, valid_paths, checkpoint_dir, dist, workers, log):
+    """Token stores of the training and validation shards, built once by the main process."""
+    family, tokenizer = loaded.family, loaded.tokenizer
+    species_ids = {name: i for i, name in enumerate(loaded.info.species)} if family.species_aware and loaded.info.species else None
+    min_length = getattr(tokenizer, "k", 1)
+    root = Path(checkpoint_dir) / TOKEN_STORE_DIR
+    arguments = (root, tokenizer, family.tokenization, min_length, species_ids, workers)
+    if dist.is_main:
+        open_token_store(paths, *arguments, log=log)
+        if valid_paths:
+            open_token_store(valid_paths, *arguments, log=log)
+    dist.barrier()
+    return open_token_store(paths, *arguments), open_token_store(valid_paths, *arguments) if valid_paths else None
 
+
+def link_checkpoints(run_dir, checkpoint_dir) -> None:
+    """``<run_dir>/checkpoints/step-N`` -> the checkpoint directory's, so later steps read one run folder."""
+    links = Path(run_dir) / CHECKPOINT_DIR
+    if links.resolve() == Path(checkpoint_dir).resolve():
+        return
+    links.mkdir(parents=True, exist_ok=True)
+    for step in checkpoint_steps(run_dir, checkpoint_dir):
+        link = links / f"step-{step}"
+        if not link.is_symlink():
+            link.symlink_to(checkpoint_path(run_dir, step, checkpoint_dir).resolve(), target_is_directory=True)
+
+
+def pretrain(recipe, train_paths, run_dir, seed=0, valid_paths=(), device="cpu", init_from=None, species=(),
+             resume=False, max_steps_this_run=None, deterministic=True, progress=False, recipe_name="",
+             checkpoint_dir=None, max_hours=None, workers=1, log=None):
+    """Train towards ``recipe.steps`` optimiser steps, checkpointing into ``checkpoint_dir``; returns the trainer.
+
+    ``checkpoint_dir`` defaults to ``<run_dir>/checkpoints``. The attempt ends early, with a
+    checkpoint, after ``max_steps_this_run`` steps or before ``max_hours`` have passed;
+    ``trainer.finished`` tells whether the recipe's steps are done.
+    """
+    from utrbench.progress import SILENT, Progress
+
+    started = time.monotonic()
+    deadline = started + max_hours * 3600 if max_hours else None
+    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else Path(run_dir) / CHECKPOINT_DIR
     configure_determinism(deterministic)
     dist = Distributed.from_environment(device)
+    trainer = None
     try:
         random.seed(seed)
         np.random.seed(seed)
         torch.manual_seed(seed)
-        loaded, checkpoint = prepare_model(recipe, run_dir, seed, init_from, species, resume, device)
-        trainer = Trainer(loaded, recipe, train_paths, seed, dist, valid_paths)
+        loaded, checkpoint = prepare_model(recipe, run_dir, checkpoint_dir, seed, init_from, species, resume, device)
+        check_trainable(loaded.family.tokenization, loaded.family.name)
+        store, valid_store = open_stores(loaded, list(train_paths), list(valid_paths), checkpoint_dir, dist,
+                                         workers, log)
+        trainer = Trainer(loaded, recipe, store, seed, dist, valid_store)
         if checkpoint is not None:
             trainer.load_state_dict(torch.load(checkpoint / STATE_FILE, weights_only=True), checkpoint)
         provenance = dict(loaded.info.provenance, pretraining={
@@ -334,35 +400,58 @@ def pretrain(recipe, train_paths, run_dir, seed=0, valid_paths=(), device="cpu",
         })
         provenance.pop("step", None)
         provenance.pop("tokens_seen", None)
-        _run(trainer, recipe, run_dir, provenance, max_steps_this_run,
-             tqdm(total=recipe.steps, initial=trainer.step, unit="step", disable=not (progress and dist.is_main)))
+        _run(trainer, recipe, run_dir, checkpoint_dir, provenance, max_steps_this_run, deadline,
+             Progress(f"pretraining from step {trainer.step}", recipe.steps - trainer.step, "steps")
+             if progress and dist.is_main else SILENT)
+        trainer.finished = trainer.step >= recipe.steps
+        if dist.is_main:
+            write_log(trainer.log_rows, Path(run_dir) / LOG_FILE)
+            if trainer.finished:
+                link_checkpoints(run_dir, checkpoint_dir)
         return trainer
     finally:
+        if trainer is not None:
+            trainer.close()
         dist.close()
 
 
-def _run(trainer, recipe, run_dir, provenance, max_steps_this_run, bar):
+def _run(trainer, recipe, run_dir, checkpoint_dir, provenance, max_steps_this_run, deadline, progress):
+    """Steps until the recipe's end, ``max_steps_this_run``, or too close to ``deadline`` (monotonic s)."""
     limit = recipe.steps if max_steps_this_run is None else min(recipe.steps, trainer.step + max_steps_this_run)
     interval = {"loss": 0.0, "steps": 0, "tokens": 0, "started": time.perf_counter()}
+    longest_step = checkpoint_seconds = 0.0
     while trainer.step < limit:
+        step_started = time.monotonic()
         result = trainer.train_step()
+        longest_step = max(longest_step, time.monotonic() - step_started)
         interval["loss"] += result.loss
         interval["steps"] += 1
         interval["tokens"] += result.tokens
-        bar.update(1)
-        bar.set_postfix(loss=f"{result.loss:.4f}", refresh=False)
+        progress.update(1)
         step = trainer.step
-        checkpoint = step % recipe.checkpoint_every == 0 or step == limit
+        # stop while another step, a validation and a checkpoint still fit (twice the slowest seen)
+        out_of_time = deadline is not None and time.monotonic() + 2 * (longest_step + checkpoint_seconds) > deadline
+        # every process must agree to stop at the same step
+        out_of_time = trainer.dist.sum(float(out_of_time))[0] > 0 and step < limit
+        checkpoint = step % recipe.checkpoint_every == 0 or step == limit or out_of_time
         validate = trainer.has_validation and (step % recipe.valid_every == 0 or checkpoint)
         if step % recipe.log_every == 0 or checkpoint or validate:
             elapsed = time.perf_counter() - interval["started"]
             trainer.log_rows.append({
-                "step": step, "epoch": trainer.batches.position[0], "tokens": trainer.tokens_seen,
+                "step": step, "epoch": trainer.position[0], "tokens": trainer.tokens_seen,
                 "loss": interval["loss"] / interval["steps"], "lr": result.lr,
                 "tokens_per_s": interval["tokens"] / elapsed if elapsed > 0 else math.nan,
                 "valid_loss": trainer.validate() if validate else math.nan,
             })
             interval = {"loss": 0.0, "steps": 0, "tokens": 0, "started": time.perf_counter()}
+            if validate:
+                row = trainer.log_rows[-1]
+                progress.write(f"step {step}: train loss {row['loss']:.4f}, validation loss {row['valid_loss']:.4f}")
         if checkpoint:
-            trainer.save_checkpoint(run_dir, provenance)
-    bar.close()
+            saving_started = time.monotonic()
+            trainer.save_checkpoint(run_dir, checkpoint_dir, provenance)
+            checkpoint_seconds = max(checkpoint_seconds, time.monotonic() - saving_started)
+        if out_of_time:
+            trainer.out_of_time = True
+            break
+    progress.close()

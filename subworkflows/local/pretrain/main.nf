@@ -1,6 +1,7 @@
 /*
  * PRETRAIN: masked-language-model pretraining of every requested family on the dataset shards,
- * then the checkpoint that later steps load (rule 'plateau' of the study, or 'valid').
+ * then the checkpoint that later steps load (rule 'plateau' of the study, or 'valid'). A run spans
+ * as many attempts as it needs: each resumes from the checkpoints under checkpoint_root.
  */
 include { PRETRAIN as PRETRAIN_MODEL } from '../../../modules/local/pretrain'
 include { SELECT_CHECKPOINT } from '../../../modules/local/select_checkpoint'
@@ -13,9 +14,11 @@ workflow PRETRAIN {
     species          // channel: species.txt
     seed             // value: seed of initialisation, data order and masking
     selection_rule   // value: 'plateau' or 'valid'
+    checkpoint_root  // value: absolute folder outside the work directory; checkpoints of model X in X/
+    max_hours        // value: hours per attempt before it checkpoints and asks for a retry (exit 75)
 
     main:
-    PRETRAIN_MODEL(recipes, train_shards.collect(), valid, species, seed)
+    PRETRAIN_MODEL(recipes, train_shards.collect(), valid, species, seed, checkpoint_root, max_hours)
     SELECT_CHECKPOINT(PRETRAIN_MODEL.out.run, selection_rule)
 
     emit:

@@ -7,7 +7,7 @@
  */
 include { VARIANT_SETS } from '../../../modules/local/variant_sets'
 include { VARIANT_WINDOWS } from '../../../modules/local/variant_windows'
-include { ZEROSHOT as ZEROSHOT_WINDOWS } from '../../../modules/local/zeroshot'
+include { ZEROSHOT_SHARDED as ZEROSHOT_WINDOWS } from '../zeroshot_sharded'
 include { VARIANT_SCORES } from '../../../modules/local/variant_scores'
 include { VARIANT_METRICS } from '../../../modules/local/variant_metrics'
 
@@ -28,6 +28,7 @@ workflow TASK_VARIANTS {
     zooal        // channel: Zoo-AL probabilities HDF5 (or empty)
     baselines    // channel: [dataset, PhyloP / CADD HDF5] of ZEROSHOT (or empty)
     options      // map: per_class, shared_negatives, gnomad_pass_only, window, vis_widths, strategies, utr_strategy
+    shard_nt     // Integer: nucleotides per ZEROSHOT shard of the windows FASTA
     seed         // Integer
 
     main:
@@ -43,8 +44,8 @@ workflow TASK_VARIANTS {
             [meta, model_dir, [id: "variant_windows_${orientation}"], orientation == 'dna' ? dna : rna]
         }
     window_zeroshot = ZEROSHOT_WINDOWS(
-        jobs.map { meta, model_dir, dataset, fasta -> [meta, model_dir, dataset, fasta] },
-        jobs.map { meta, _model_dir, _dataset, _fasta -> windowStrategy(options.strategies, meta.family) }
+        jobs.map { meta, model_dir, dataset, fasta -> [meta, model_dir, dataset, fasta, windowStrategy(options.strategies, meta.family)] },
+        shard_nt
     )
 
     utr_by_model = utr_probs

@@ -64,7 +64,8 @@ def test_svr_recovers_a_planted_signal_and_is_reproducible():
 
 def test_svr_search_is_a_seeded_optuna_tpe_study_in_every_outer_fold():
     import optuna
-    from sklearn.model_selection import cross_val_score
+    from sklearn.metrics import r2_score
+    from sklearn.model_selection import cross_val_predict
     from sklearn.pipeline import make_pipeline
     from sklearn.svm import SVR
 
@@ -79,7 +80,7 @@ def test_svr_search_is_a_seeded_optuna_tpe_study_in_every_outer_fold():
             model = make_pipeline(StandardScaler(), SVR(C=trial.suggest_float("C", 1e-2, 1e2, log=True),
                                                         epsilon=trial.suggest_float("epsilon", 1e-5, 1.0, log=True),
                                                         gamma=trial.suggest_float("gamma", 1e-5, 1.0, log=True)))
-            return cross_val_score(model, X[train], y[train], cv=inner).mean()
+            return r2_score(y[train], cross_val_predict(model, X[train], y[train], cv=inner))
 
         study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=5))
         study.optimize(objective, n_trials=14)
@@ -96,6 +97,13 @@ def test_svr_search_is_a_seeded_optuna_tpe_study_in_every_outer_fold():
     np.testing.assert_allclose(first_only, reused, rtol=1e-9)
     assert not np.allclose(first_only, predicted)
     assert regression.SVR_TRIALS == 300
+
+
+def test_svr_search_scores_inner_folds_of_one_row():
+    # One gene per half-life fold: per-fold R² is undefined, the pooled out-of-fold R² is not.
+    X, y, groups = planted(n_groups=5, per_group=1, dim=2, noise=0.1, seed=3)
+    predicted, _ = regression.out_of_fold_predictions(X, y, groups, "svr", n_folds=0, seed=1, svr_trials=3)
+    assert np.isfinite(predicted).all()
 
 
 def test_a_target_that_is_a_function_of_the_group_does_not_leak_out_of_group():

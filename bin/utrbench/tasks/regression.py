@@ -21,7 +21,7 @@ from scipy import stats
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
-from sklearn.model_selection import GroupKFold, LeaveOneGroupOut, cross_val_score
+from sklearn.model_selection import GroupKFold, LeaveOneGroupOut, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR
@@ -115,8 +115,9 @@ class OptunaSVR(RegressorMixin, BaseEstimator):
     """StandardScaler + RBF SVR whose C, epsilon and gamma a seeded Optuna TPE search picks.
 
     Each of ``n_trials`` trials draws the three values log-uniformly from ``SVR_RANGES`` and is
-    scored by the mean R² over the inner splits ``cv``; the best trial's pipeline is refitted on all
-    rows. Trials run one after another (parallel trials would make TPE's choices depend on timing);
+    scored by the R² of its pooled out-of-fold predictions over the inner splits ``cv`` (a partition of
+    the rows; pooled, R² is defined even where an inner fold holds a single row, e.g. one gene per
+    half-life fold); the best trial's pipeline is refitted on all rows. Trials run one after another (parallel trials would make TPE's choices depend on timing);
     ``n_jobs`` fits the inner splits of a trial in parallel instead.
     """
 
@@ -137,7 +138,8 @@ class OptunaSVR(RegressorMixin, BaseEstimator):
 
         def objective(trial):
             params = {name: trial.suggest_float(name, low, high, log=True) for name, (low, high) in SVR_RANGES.items()}
-            return float(np.mean(cross_val_score(self.pipeline(params), X, y, cv=self.cv, n_jobs=self.n_jobs)))
+            predicted = cross_val_predict(self.pipeline(params), X, y, cv=self.cv, n_jobs=self.n_jobs)
+            return float(r2_score(y, predicted))
 
         study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=self.seed))
         study.optimize(objective, n_trials=self.n_trials)

@@ -24,8 +24,8 @@ workflow ZEROSHOT {
     jobs = models.combine(datasets).combine(strategies)
         .map { meta, model_dir, dataset, fasta, strategy -> [meta, model_dir, dataset, fasta, strategy] }
     probs = ZEROSHOT_SHARDED(jobs, shard_nt).probs
-    PHYLOP(regions.combine(phylop).map { dataset, bed, _bigwig -> [dataset, bed] }, phylop.first())
-    CADD(regions.combine(cadd).map { dataset, bed, _tsv, _tbi -> [dataset, bed] }, cadd.first())
+    PHYLOP(regions.combine(phylop).map { dataset, bed, _bigwig -> [dataset, bed] }, phylop)
+    CADD(regions.combine(cadd).map { dataset, bed, _tsv, _tbi -> [dataset, bed] }, cadd)
     model_rows = probs
         .map { meta, dataset, strategy, h5 -> "${meta.id}\t${meta.family}\t${dataset.id}\t${strategy}\t${h5.name}" }
     baseline_rows = PHYLOP.out.scores.map { dataset, h5 -> "phylop\tbaseline\t${dataset.id}\tscore\t${h5.name}" }

@@ -153,3 +153,50 @@ def test_profile_params_are_declared_and_valid(config):
     instance = {name: value for name, value in instance.items() if value is not None}
     errors = [error.message for error in Draft202012Validator(SCHEMA).iter_errors(instance)]
     assert not errors
+
+
+# The params that switch each part of the benchmark on; test_full must set every one.
+FULL_BENCHMARK_INPUTS = ["utr_gtf", "utr_genome", "utr_hal", "utr_species", "models", "phylop_bigwig", "cadd_tsv",
+                         "mpra_tables", "halflife_table", "expression_genome", "expression_gtf", "expression_table",
+                         "rbp_eclip", "rbp_motifs",
+                         "variants_clinvar", "variants_gnomad", "variants_eqtl", "variants_cadd"]
+README = (PROJECT_DIR / "README.md").read_text()
+
+
+def readme_section(title):
+    """The text of the README's ``## title`` section, up to the next ``## ``."""
+    start = README.index(f"\n## {title}\n")
+    end = README.find("\n## ", start + 1)
+    return README[start:end if end != -1 else len(README)]
+
+
+def test_full_profile_runs_every_task_on_real_inputs():
+    params = parse_params_blocks((PROJECT_DIR / "conf" / "test_full.config").read_text(), "test_full.config")
+    assert [name for name in FULL_BENCHMARK_INPUTS if not params.get(name)] == []
+    bundled = {name: value for name, value in params.items() if isinstance(value, str) and str(PROJECT_DIR) in value}
+    assert bundled == {}, "test_full must not read the bundled test data"
+
+
+def test_full_profile_inputs_are_documented_in_the_readme():
+    """Every file test_full reads is named in the README's download section, so neither drifts alone."""
+    params = parse_params_blocks((PROJECT_DIR / "conf" / "test_full.config").read_text(), "test_full.config")
+    section = readme_section("Full benchmark (`test_full`)")
+    file_names = {name: value.split("/")[-1] for name, value in params.items()
+                  if PROPERTIES[name]["type"] == "string" and name in FULL_BENCHMARK_INPUTS}
+    assert {name: file_name for name, file_name in file_names.items() if file_name not in section} == {}
+
+
+def test_every_param_sits_in_a_described_group():
+    """Seqera Platform and --help list params by group; a top-level property would be shown in none."""
+    assert "properties" not in SCHEMA
+    for name, group in SCHEMA["$defs"].items():
+        assert group.get("title") and group.get("description") and group.get("fa_icon"), name
+
+
+@pytest.mark.parametrize("name", sorted(PROPERTIES))
+def test_every_param_has_launch_form_text(name):
+    """The launch form shows the description, the help text behind it and the icon of every param."""
+    definition = PROPERTIES[name]
+    assert [key for key in ("description", "help_text", "fa_icon") if not definition.get(key)] == []
+    assert re.fullmatch(r"fa[bsr] fa-[a-z0-9-]+", definition["fa_icon"]), definition["fa_icon"]
+    assert definition["help_text"] != definition["description"]

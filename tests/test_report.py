@@ -34,7 +34,7 @@ def test_table_cells_are_the_metrics_values_with_the_published_value_of_the_same
     metrics = pd.DataFrame(ROWS, columns=METRICS_COLUMNS)
     study = {"kmer5": "5-mers (Siegel)", "dnabert_base": "DNBT-3UTR-RNA", "DExTER": "DExTER"}
     tables = {table["id"]: table for table in content.task_sections(metrics, content.read_published(PUBLISHED), study)}
-    assert list(tables) == ["mpra_siegel", "halflife", "expression"]  # the studies' order; tasks that ran only
+    assert list(tables) == ["mpra_siegel", "halflife", "expression"]  # a table per MPRA dataset  # the studies' order; tasks that ran only
     siegel = tables["mpra_siegel"]["data"]
     assert siegel["kmer5 · ridge"]["Jurkat_stability"] == 0.4621
     assert siegel["kmer5 · ridge"]["Jurkat_stability CI"] == "0.452–0.472"
@@ -125,3 +125,10 @@ def test_zooal_agreement_equals_scipy_on_renormalised_rows():
     zooal["u1"] = zooal["u1"][:-1]
     with pytest.raises(UserError, match="u1 has 9 positions in the model's probabilities and 8"):
         probability_agreement(model, zooal)
+
+
+def test_every_mpra_dataset_gets_its_own_table_titled_by_the_study_when_it_has_one():
+    rows = [ROWS[0], ("mpra", "toy") + ROWS[0][2:]]
+    tables = content.task_sections(pd.DataFrame(rows, columns=METRICS_COLUMNS), content.read_published(PUBLISHED), {})
+    assert [(table["id"], table["section_name"]) for table in tables] == [
+        ("mpra_siegel", "MPRA: Siegel 2022 (Tables S7, S8)"), ("mpra_toy", "MPRA: toy")]

@@ -9,7 +9,7 @@ parameters, its models and their pretraining loss curves. :func:`write_content` 
 task figures as ``*_mqc.png`` images and a ``multiqc_config.yaml`` that orders the sections.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -31,17 +31,15 @@ class Section:
     datasets: tuple = ()  # empty: every dataset of the task
     columns: str = "subset"  # the metrics column whose values become table columns
     published_match: tuple = ("dataset", "subset", "predictor", "metric")  # keys a published row must share
+    per_dataset: bool = False  # one table per dataset, titled by DATASET_TITLES
 
 
 # In the studies' order: Tables 1/S6-S8 (MPRA), Fig 3/S9 (half-life), Fig 1/S2 (RBP), Fig 2/S3-S5
 # (variants), the expression poster, Fig S2 (agreement with the alignment).
 SECTIONS = (
-    Section("mpra_griesemer", "MPRA: Griesemer 2021 (Table 1, Table S6)",
-            "Pearson r of out-of-fold predictions of MPRAu log2 fold change per cell line, Ridge and SVR on each "
-            "model's embeddings, leave-one-gene-out.", "mpra", ("pearson_r",), ("griesemer",)),
-    Section("mpra_siegel", "MPRA: Siegel 2022 (Tables S7, S8)",
-            "Pearson r of out-of-fold predictions of mRNA stability and steady state per cell line.",
-            "mpra", ("pearson_r",), ("siegel",)),
+    Section("mpra", "MPRA",
+            "Pearson r of out-of-fold predictions of each MPRA measure per cell line, Ridge and SVR on each "
+            "model's embeddings.", "mpra", ("pearson_r",), per_dataset=True),
     Section("halflife", "mRNA half-life (Fig 3, Table S9)",
             "Pearson r of pooled out-of-fold predictions over the 10 published folds of Agarwal & Kelley 2022.",
             "halflife", ("pearson_r",)),
@@ -60,6 +58,8 @@ SECTIONS = (
             "zooal_agreement", ("pearson_r",), published_match=("dataset", "subset", "metric")),
 )
 KNOWN_TASKS = {section.task for section in SECTIONS}
+# The studies' tables of the datasets a per-dataset section may meet (any other dataset is titled by its name).
+DATASET_TITLES = {"griesemer": "Griesemer 2021 (Table 1, Table S6)", "siegel": "Siegel 2022 (Tables S7, S8)"}
 
 # Study names of models that come from the run's own steps rather than a model directory. A PhyloP
 # track is compared with the study's 241-way one (the study's main track and test_full's input).
@@ -177,8 +177,17 @@ def section_table(metrics: pd.DataFrame, published: pd.DataFrame, section: Secti
 
 
 def task_sections(metrics: pd.DataFrame, published: pd.DataFrame, study_names: dict) -> list:
-    """One table per task that ran, in the studies' order."""
-    tables = (section_table(metrics, published, section, study_names) for section in SECTIONS)
+    """One table per task that ran (per dataset where the study has one table each), in the studies' order."""
+    sections = []
+    for section in SECTIONS:
+        if section.per_dataset:
+            datasets = sorted(set(metrics.loc[metrics["task"] == section.task, "dataset"]))
+            sections.extend(replace(section, id=f"{section.id}_{dataset}", datasets=(dataset,),
+                                    title=f"{section.title}: {DATASET_TITLES.get(dataset, dataset)}")
+                            for dataset in datasets)
+        else:
+            sections.append(section)
+    tables = (section_table(metrics, published, section, study_names) for section in sections)
     return [table for table in tables if table is not None]
 
 

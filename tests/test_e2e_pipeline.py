@@ -398,15 +398,17 @@ def test_zeroshot_probabilities_cover_every_utr(runs):
 
 
 @pytest.mark.parametrize("task", ["mpra", "halflife"])
-def test_metrics_have_one_pearson_row_per_model_and_subset(runs, task):
+def test_metrics_have_one_pearson_row_per_model_subset_and_predictor(runs, task):
     outputs, _ = runs
     metrics = read_metrics(outputs[f"{task}_metrics"])
     assert list(metrics.columns) == METRICS_COLUMNS
     subsets = outputs["mpra_subsets"] if task == "mpra" else ["all"]
     pearson = metrics[metrics["metric"] == "pearson_r"]
-    expected = sorted((model, subset) for model in outputs[f"{task}_models"] for subset in subsets)
-    assert sorted(zip(pearson["model"], pearson["subset"])) == expected
-    assert (pearson["task"] == task).all() and (pearson["predictor"] == "ridge").all()
+    predictors = PARAMS["task_predictors"].split(",")
+    expected = sorted((model, subset, predictor) for model in outputs[f"{task}_models"] for subset in subsets
+                      for predictor in predictors)
+    assert sorted(zip(pearson["model"], pearson["subset"], pearson["predictor"])) == expected
+    assert (pearson["task"] == task).all()
     assert pearson["value"].between(-1, 1).all()
     assert (pearson["ci_low"] <= pearson["value"]).all() and (pearson["value"] <= pearson["ci_high"]).all()
     if task == "halflife":

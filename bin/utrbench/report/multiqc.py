@@ -272,7 +272,8 @@ def write_content(out_dir, sections: list, images: dict, title: str) -> None:
     config = {"title": title, "intro_text": "DNA foundation models on 3'UTR biology and gene expression: "
                                              "this run's results beside the studies' published numbers.",
               "show_analysis_paths": False, "show_analysis_time": False, "report_section_order": order,
-              "custom_data": custom_data, "skip_generalstats": True}
+              "custom_data": custom_data, "skip_generalstats": True,
+              "no_version_check": True}  # no network at run time
     (out_dir / "multiqc_config.yaml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
 
 

@@ -129,10 +129,28 @@ def write_model_directory(loaded: LoadedModel, directory: Path) -> None:
     directory.mkdir()
     # Weights under the model's own parameter names (transformers' save_pretrained may rename some,
     # e.g. ESM LayerNorm weight -> gamma, for its own loader); a tied tensor is stored once.
-    safetensors.torch.save_model(loaded.model, str(directory / "model.safetensors"), metadata={"format": "pt"})
+    safetensors.torch.save_file(unique_tensors(loaded.model.state_dict()), str(directory / "model.safetensors"),
+                                metadata={"format": "pt"})
     loaded.model.config.save_pretrained(directory)
     loaded.tokenizer.save(directory)
     write_info(loaded.info, directory)
+
+
+def unique_tensors(state: dict) -> dict:
+    """``state`` with each tied tensor once, under the first of its names in sorted order.
+
+    Deterministic, so the same weights give the same file bytes (safetensors' own ``save_model``
+    recorded the dropped aliases in the metadata only in some runs).
+    """
+    kept, seen = {}, set()
+    for name in sorted(state):
+        tensor = state[name]
+        storage = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape), tensor.dtype)
+        if tensor.numel() and storage in seen:
+            continue
+        seen.add(storage)
+        kept[name] = tensor.detach().contiguous().cpu()
+    return kept
 
 
 def write_info(info: ModelInfo, directory) -> None:

@@ -16,6 +16,7 @@ process RBP_SCORES {
 
     script:
     def args = task.ext.args ?: ''
+    // [x].flatten(): one staged file or a list alike (valid Groovy; nf-lint's type check does not know List.flatten)
     def score_flags = [scores].flatten().collect { h5 -> "--scores ${h5}" }.join(' ')
     """
     rbp_scores.py --sites ${sites} --fasta ${fasta} ${score_flags} --out ${dataset.id}.rbp_scores.tsv ${args}

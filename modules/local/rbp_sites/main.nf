@@ -20,6 +20,7 @@ process RBP_SITES {
 
     script:
     def args = task.ext.args ?: ''
+    // [x].flatten(): one staged file or a list alike (valid Groovy; nf-lint's type check does not know List.flatten)
     def eclip_flags = [eclip].flatten().collect { peaks -> "--eclip ${peaks}" }.join(' ')
     """
     rbp_sites.py ${eclip_flags} --motifs ${motifs} --bed ${bed} --fasta ${fasta} --stepwise-r-min ${stepwise_r_min} --seed ${seed} --out ${dataset.id}.rbp_sites.tsv --out-counts ${dataset.id}.rbp_counts.tsv ${args}

@@ -23,11 +23,11 @@ from utrbench.errors import UserError
 from utrbench.infer.windows import (
     autocast,
     check_lengths,
-    check_window,
     pad_rows,
     sequence_windows,
     token_budget_batches,
     token_coverage,
+    window_settings,
 )
 from utrbench.progress import SILENT
 
@@ -62,12 +62,7 @@ class Embedder:
         self.layer_text = str(layer)
         self.layers = parse_layers(layer)
         self.pooling = pooling
-        if window is not None:
-            overlap = window // 4 if overlap is None else overlap
-            check_window(window, overlap)
-        elif overlap is not None:
-            raise UserError("--overlap needs --window: the default window overlaps by a quarter of the context.")
-        self.window, self.overlap = window, overlap
+        self.window, self.overlap = window_settings(window, overlap)
         self.token_budget = token_budget
         self.device = device
         self.precision = precision

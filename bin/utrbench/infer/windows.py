@@ -90,9 +90,17 @@ def sequence_windows(tokenizer, record: int, sequence: str, window=None, overlap
     return result
 
 
-def check_window(window: int, overlap: int) -> None:
+def window_settings(window, overlap) -> tuple:
+    """``(window, overlap)`` in nt as the engines use them: an explicit window overlaps by a quarter by
+    default; no window means the model's context in tokens (then an overlap alone is an error)."""
+    if window is None:
+        if overlap is not None:
+            raise UserError("--overlap needs --window: the default window overlaps by a quarter of the context.")
+        return None, None
+    overlap = window // 4 if overlap is None else overlap
     if window < 1 or not 0 <= overlap < window:
         raise UserError(f"window {window} nt with overlap {overlap} nt: need window >= 1 and 0 <= overlap < window.")
+    return window, overlap
 
 
 def token_budget_batches(lengths, budget: int) -> list:

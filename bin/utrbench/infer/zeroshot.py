@@ -46,10 +46,10 @@ from utrbench.errors import UserError
 from utrbench.infer.windows import (
     autocast,
     check_lengths,
-    check_window,
     pad_rows,
     sequence_windows,
     token_coverage,
+    window_settings,
 )
 from utrbench.progress import SILENT
 from utrbench.seq import reverse_complement
@@ -236,12 +236,7 @@ class ZeroShotScorer:
         self.tokenizer = loaded.tokenizer
         self.strategy = parse_strategy(strategy) if isinstance(strategy, str) else strategy
         self.readout = readout
-        if window is not None:
-            overlap = window // 4 if overlap is None else overlap
-            check_window(window, overlap)
-        elif overlap is not None:
-            raise UserError("--overlap needs --window: the default window overlaps by a quarter of the context.")
-        self.window, self.overlap = window, overlap
+        self.window, self.overlap = window_settings(window, overlap)
         self.token_budget = token_budget
         self.device = device
         self.precision = precision

@@ -46,7 +46,6 @@ from utrbench.errors import UserError
 from utrbench.infer.windows import (
     autocast,
     check_lengths,
-    pad_rows,
     sequence_windows,
     token_coverage,
     window_settings,

@@ -13,22 +13,25 @@ from utrbench.cli import command
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False),
               help="Folder to create: metrics.tsv and the figures (PNG + PDF).")
 def main(scores, n_resamples, seed, out_dir):
-    """Metrics of every model's scores table (SCORES: variant_scores.py outputs) and the task's figures."""
+    """Metrics of every model's scores (SCORES: variant_scores.py and variant_classify.py tables) and the figures."""
     from utrbench.errors import UserError
     from utrbench.io import atomic_output, read_metrics, read_tsv, write_metrics
     from utrbench.report import variant_figures
     from utrbench.report.task_figures import save_figure
-    from utrbench.tasks.variant_metrics import metric_rows, score_columns
+    from utrbench.tasks.variant_metrics import join_score_tables, metric_rows, score_columns
     from utrbench.tasks.variants import VARIANT_COLUMNS
 
-    tables, rows = {}, []
+    tables = {}
     for path in sorted(scores):
         table = read_tsv(path, required_columns=[*VARIANT_COLUMNS, "model"], dtype={"chrom": str})
         models = table["model"].unique()
-        if len(models) != 1 or models[0] in tables:
-            raise UserError(f"{path}: must hold the scores of one model not seen in another file (found {', '.join(map(str, models))}).")
+        if len(models) != 1:
+            raise UserError(f"{path}: must hold the scores of one model (found {', '.join(map(str, models))}).")
         model = str(models[0])
-        tables[model] = table
+        # a model's zero-shot scores and its classifier's predictions come in two files
+        tables[model] = table if model not in tables else join_score_tables(tables[model], table, model, path)
+    rows = []
+    for model, table in sorted(tables.items()):
         rows.extend(metric_rows(table, model, score_columns(table, [*VARIANT_COLUMNS, "model"]), n_resamples, seed))
     if not rows:
         raise UserError("no split has both labels with a finite score: nothing to evaluate.")

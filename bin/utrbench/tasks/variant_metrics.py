@@ -107,6 +107,21 @@ def score_columns(table: pd.DataFrame, fixed_columns) -> list:
     return [c for c in table.columns if c not in fixed_columns]
 
 
+def join_score_tables(first: pd.DataFrame, second: pd.DataFrame, model: str, where: str) -> pd.DataFrame:
+    """One model's score columns from two tables of the same variant rows (zero-shot scores, classifier)."""
+    from utrbench.tasks.variants import VARIANT_COLUMNS
+
+    shared = sorted(set(score_columns(first, [*VARIANT_COLUMNS, "model"])) & set(second.columns))
+    if shared:
+        raise UserError(f"{where}: score column(s) {', '.join(shared)} of model {model} are in another file too.")
+    keys = ["variant_id", "split"]
+    if first.duplicated(keys).any() or second.duplicated(keys).any() or \
+            not first[keys].sort_values(keys).reset_index(drop=True).equals(second[keys].sort_values(keys).reset_index(drop=True)):
+        raise UserError(f"{where}: its variant rows (variant_id, split) differ from the other table of model {model}.")
+    added = second.drop(columns=[c for c in second.columns if c in first.columns and c not in keys])
+    return first.merge(added, on=keys, how="left", validate="one_to_one")
+
+
 def metric_rows(table: pd.DataFrame, model: str, scores, n_resamples=1000, seed=1) -> list:
     """Metrics rows of one model's scores table for every split and score."""
     rows = []

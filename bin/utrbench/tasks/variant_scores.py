@@ -15,6 +15,13 @@ FASTA of the model's orientation), rows renormalised:
 - ``loss_ref``/``loss_alt``: the mean ``-ln p`` of the observed bases of the window (N skipped),
   ``loss_diff = loss_alt - loss_ref``.
 
+From the window embeddings (EMBED on the windows FASTA of the model's orientation), between the
+reference and alternative window embeddings ``r`` and ``a`` (float64; ±inf become NaN, as the study):
+
+- ``l1 = sum |r - a|``, ``l2 = ||r - a||``, ``dot = r . a``, ``cosine = 1 - r . a / (||r|| ||a||)``
+  (the cosine *distance*; the study's column is the similarity ``1 - cosine``, which gives the same
+  AUC with the opposite direction; NaN for a zero vector).
+
 Alignment baselines at the variant: ``phylop`` (the score of the position), ``cadd`` (the score of
 the substitution to that alternative allele, from the per-base CADD HDF5).
 """
@@ -149,6 +156,49 @@ def window_scores(variants, index, orientation, probs: dict, sequences: dict, wi
         per_variant[variant_id] = scores
     table = pd.DataFrame.from_dict(per_variant, orient="index")
     return table.loc[variants["variant_id"]].set_index(variants.index)
+
+
+def embedding_distances(ref: np.ndarray, alt: np.ndarray) -> dict:
+    """``l1 l2 dot cosine`` between the rows of two ``[n, d]`` embedding matrices."""
+    ref, alt = np.asarray(ref, dtype=np.float64), np.asarray(alt, dtype=np.float64)
+    difference = ref - alt
+    dot = (ref * alt).sum(axis=1)
+    norms = np.linalg.norm(ref, axis=1) * np.linalg.norm(alt, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cosine = np.where(norms > 0, 1 - dot / norms, np.nan)
+    scores = {"l1": np.abs(difference).sum(axis=1), "l2": np.linalg.norm(difference, axis=1), "dot": dot,
+              "cosine": cosine}
+    return {name: np.where(np.isfinite(values), values, np.nan) for name, values in scores.items()}
+
+
+def window_embedding_pairs(variants, index, orientation, ids, embeddings, where: str) -> tuple:
+    """The reference and alternative window embeddings ``([n, d], [n, d])`` of each variant row.
+
+    ``index`` is the window index (variant_windows.py), ``ids``/``embeddings`` an embeddings HDF5 of
+    the windows FASTA of ``orientation``; identical windows share one record and so one row.
+    """
+    pairs = paired_records(index, orientation)
+    missing = sorted(set(variants["variant_id"]) - set(pairs.index))
+    if missing:
+        raise UserError(f"window index: no {orientation} windows for variant {missing[0]}.")
+    rows = pd.Index(ids)
+    if rows.has_duplicates:
+        raise UserError(f"{where}: the embeddings hold duplicate window ids (e.g. {rows[rows.duplicated()][0]}).")
+    pair = pairs.loc[variants["variant_id"]]
+    found = {allele: rows.get_indexer(pair[f"{allele}_record"]) for allele in ("ref", "alt")}
+    absent = sorted({record for allele, positions in found.items()
+                     for record in pair[f"{allele}_record"].to_numpy()[positions < 0]})
+    if absent:
+        raise UserError(f"{where}: has no embedding for {len(absent)} window(s) (e.g. {absent[0]}); was EMBED run "
+                        f"on the {orientation} windows FASTA?")
+    embeddings = np.asarray(embeddings)
+    return embeddings[found["ref"]], embeddings[found["alt"]]
+
+
+def embedding_scores(variants, index, orientation, ids, embeddings, where: str) -> pd.DataFrame:
+    """``l1 l2 dot cosine`` per variant row from the embeddings of its reference and alternative windows."""
+    ref, alt = window_embedding_pairs(variants, index, orientation, ids, embeddings, where)
+    return pd.DataFrame(embedding_distances(ref, alt), index=variants.index)
 
 
 def check_widths(widths) -> tuple:

@@ -98,6 +98,12 @@ workflow {
         strategies: params.variants_strategies,
         // pref, palt_inv and pratio read the full-UTR probabilities of the first zero-shot strategy
         utr_strategy: zeroshot_strategies[0],
+        classify: [
+            trials: params.classify_trials,
+            outer_folds: params.classify_outer_folds,
+            inner_folds: params.classify_inner_folds,
+            pruning: params.classify_pruning.toString().toBoolean(),
+        ],
     ]
 
     bench = UTRBENCH(
@@ -183,6 +189,8 @@ workflow {
         .mix(bench.baseline_scores.map { data, h5 -> [model: h5.baseName, family: 'baseline', dataset: data.id, strategy: 'score', probabilities: h5] })
     variants = bench.variant_sets
     variant_scores = bench.variant_scores.map { meta, tsv -> [model: meta.id, kind: meta.kind, orientation: meta.orientation, scores: tsv] }
+    variant_classify = bench.variant_predictions.join(bench.variant_folds)
+        .map { meta, predictions, folds -> [model: meta.id, orientation: meta.orientation, predictions: predictions, folds: folds] }
     metrics = expression.metrics.map { _meta, tsv -> tsv }.mix(bench.metrics, report.agreement)
     figures = bench.figures
     predictions = bench.predictions.map { _meta, tsv -> tsv }
@@ -238,6 +246,14 @@ output {
         path 'variants/scores'
         index {
             path 'variants/scores/index.csv'
+            header true
+        }
+    }
+    variant_classify {
+        // out-of-fold MLP and logistic-regression probabilities and the tuned folds, per model
+        path 'variants/classify'
+        index {
+            path 'variants/classify/index.csv'
             header true
         }
     }

@@ -11,8 +11,9 @@ row: the study's tiny DSS model.pt) -> EMBED (SHARD_FASTA, both models x shards 
 -> TASK_RBP (sites from the test peaks and RBNS table; statespace, Zoo-AL and PhyloP scores; metrics)
 -> MPRA_PREP + TASK_MPRA (kmer3, minseq baselines; ridge; GroupKFold(5))
 -> TASK_HALFLIFE (kmer2 baseline; ridge; leave one published fold out)
--> TASK_VARIANTS (variant sets from every source of the test profile, windows, ZEROSHOT of the
-   statespace model on its RNA windows, scores of it, Zoo-AL, PhyloP and CADD, metrics and figures).
+-> TASK_VARIANTS (variant sets from every source of the test profile, windows, ZEROSHOT and EMBED of
+   the statespace model on its RNA windows, scores of it, Zoo-AL, PhyloP and CADD, its classifier's
+   out-of-fold predictions, metrics and figures).
 
 A second run of the whole chain in a fresh directory, concurrent with the first (as Nextflow would run
 independent tasks), must give byte-identical outputs. Seven steps start an interpreter that imports
@@ -66,6 +67,10 @@ PARAMS = {
     "variants_window": 256,
     "variants_vis_widths": "16,32,64,128,256",
     "variants_strategies": "dnabert:strided:32,default:unmasked",
+    "classify_trials": 6,
+    "classify_outer_folds": 4,
+    "classify_inner_folds": 3,
+    "classify_pruning": True,
     "seed": 1,
 }
 VARIANT_ASSETS = ASSETS / "tasks" / "variants"
@@ -74,6 +79,7 @@ CADD_ARGS = "--cadd-column RawScore"
 # task.cpus of REGRESS: label process_medium (6 cpus) capped by the test profile's resourceLimits.
 REGRESS_CPUS = 2
 REGRESS_ARGS = "--svr-trials 5"  # ext.args of REGRESS in conf/test.config
+CLASSIFY_ARGS = "--epochs 10 --batch-size 32"  # ext.args of VARIANT_CLASSIFY in conf/test.config
 # EMBED/ZEROSHOT's per-model flags (species, token budget, ...): the samplesheet's species for the imported model.
 MODEL_ARGS = {PRETRAINED: "", IMPORTED: "--species Homo_sapiens"}
 
@@ -312,28 +318,41 @@ def run_variant_task(workdir, bed, genome, zooal, model_dir, utr_probabilities) 
             "shard_nt": PARAMS["inference_shard_nt"],
         }, {PRETRAINED: model_dir, shard_fasta.name: shard_fasta}) / f"{shard_prefix}.probs.h5")
     window_probs = merge(workdir, f"{prefix}.probs.h5", per_shard)
+    window_embeddings = embed(workdir, PRETRAINED, model_dir, "variant_windows_rna", windows / "variant_windows.rna.fa")
     common = {"variants.tsv": variants, "variant_windows.tsv": windows / "variant_windows.tsv", "utrs.bed": bed}
-    jobs = {
+    index_arg = "--windows-index variant_windows.tsv --orientation rna"
+    jobs = {  # model: utr_arg, window_arg, embedding_arg, index_arg, inputs
         PRETRAINED: (f"--utr-probs {utr_probabilities.name}",
-                     f"--window-probs {window_probs.name} --windows-index variant_windows.tsv "
-                     "--windows-fasta variant_windows.rna.fa --orientation rna",
+                     f"--window-probs {window_probs.name} --windows-fasta variant_windows.rna.fa",
+                     f"--window-embeddings {window_embeddings.name}", index_arg,
                      {utr_probabilities.name: utr_probabilities, window_probs.name: window_probs,
-                      "variant_windows.rna.fa": windows / "variant_windows.rna.fa"}),
-        "zooal": ("--utr-probs zooal.h5", "", {"zooal.h5": zooal}),
-        "phylop": ("--phylop utrs.phylop.h5", "", {"utrs.phylop.h5": phylop}),
-        "cadd": ("--cadd utrs.cadd.h5", "", {"utrs.cadd.h5": cadd}),
+                      "variant_windows.rna.fa": windows / "variant_windows.rna.fa", window_embeddings.name: window_embeddings}),
+        "zooal": ("--utr-probs zooal.h5", "", "", "", {"zooal.h5": zooal}),
+        "phylop": ("--phylop utrs.phylop.h5", "", "", "", {"utrs.phylop.h5": phylop}),
+        "cadd": ("--cadd utrs.cadd.h5", "", "", "", {"utrs.cadd.h5": cadd}),
     }
     scores = {}
-    for model, (utr_arg, window_arg, inputs) in jobs.items():
+    for model, (utr_arg, window_arg, embedding_arg, index_arg, inputs) in jobs.items():
         taskdir = run_task("variant_scores", workdir, {
             "meta.id": model, "variants": "variants.tsv", "bed": "utrs.bed", "utr_arg": utr_arg, "window_arg": window_arg,
-            "vis_widths": PARAMS["variants_vis_widths"],
+            "embedding_arg": embedding_arg, "index_arg": index_arg, "vis_widths": PARAMS["variants_vis_widths"],
         }, {**common, **inputs})
         scores[model] = taskdir / f"{model}.variant_scores.tsv"
-    staged_scores = {f"scores/{path.name}": path for _, path in sorted(scores.items())}
+    classify = run_task("variant_classify", workdir, {
+        "meta.id": PRETRAINED, "meta.orientation": "rna", "embeddings": window_embeddings.name, "variants": "variants.tsv",
+        "windows_index": "variant_windows.tsv", "options.trials": PARAMS["classify_trials"],
+        "options.outer_folds": PARAMS["classify_outer_folds"], "options.inner_folds": PARAMS["classify_inner_folds"],
+        "pruning": "--pruning" if PARAMS["classify_pruning"] else "--no-pruning", "seed": seed, "device": "cpu",
+        "args": CLASSIFY_ARGS,
+    }, {**common, window_embeddings.name: window_embeddings})
+    predictions = classify / f"{PRETRAINED}.variant_classify.tsv"
+    # collect(sort: true) of the scores and predictions tables
+    staged_scores = {f"scores/{path.name}": path for path in sorted([*scores.values(), predictions], key=lambda p: p.name)}
     report = run_task("variant_metrics", workdir, {"seed": seed, "scores": " ".join(staged_scores)}, staged_scores) / "variants"
     return {"variants": variants, "variant_counts": sets / "variant_counts.tsv", "variant_windows": windows,
-            "window_probabilities": window_probs, "variant_scores": scores, "variant_metrics": report / "metrics.tsv",
+            "window_probabilities": window_probs, "window_embeddings": window_embeddings, "variant_scores": scores,
+            "variant_predictions": predictions, "variant_folds": classify / f"{PRETRAINED}.variant_classify_folds.tsv",
+            "variant_metrics": report / "metrics.tsv",
             "variant_figures": sorted(report.glob("*.p*"))}
 
 
@@ -440,7 +459,7 @@ def test_variant_task_scores_every_split_model_and_score(runs):
     signed = metrics[(metrics["subset"] == "signed") & (metrics["metric"] == "roc_auc")]
     widths = PARAMS["variants_vis_widths"].split(",")
     expected_scores = {PRETRAINED: {"pref", "palt_inv", "pratio", "VIS", "loss_ref", "loss_alt", "loss_diff",
-                                    *(f"VIS_{w}" for w in widths)},
+                                    *(f"VIS_{w}" for w in widths), "l1", "l2", "dot", "cosine", "mlp", "logistic"},
                        "zooal": {"pref", "palt_inv", "pratio"}, "phylop": {"phylop"}, "cadd": {"cadd"}}
     for model, scores in expected_scores.items():
         for split in set(variants["split"]):
@@ -450,6 +469,9 @@ def test_variant_task_scores_every_split_model_and_score(runs):
     assert (phylop > 0.9).all(), phylop  # the planted conservation signal
     free = metrics[metrics["subset"] == "direction_free"]
     assert len(free) == len(signed) and (free["value"] >= 0.5).all()
+    folds = pd.read_csv(outputs["variant_folds"], sep="\t")
+    assert len(folds) == len(set(variants["split"])) * PARAMS["classify_outer_folds"]
+    assert (folds["trials_complete"] + folds["trials_pruned"] == PARAMS["classify_trials"]).all()
     assert {path.name for path in outputs["variant_figures"]} == {
         f"variants_{name}.{suffix}" for name in ("roc", "auc_heatmap", "vis_gain") for suffix in ("png", "pdf")}
 
@@ -461,6 +483,8 @@ def test_rerun_is_byte_identical(runs):
              (first["mpra_metrics"], again["mpra_metrics"]), (first["halflife_metrics"], again["halflife_metrics"]),
              (first["variants"], again["variants"]), (first["variant_metrics"], again["variant_metrics"]),
              (first["window_probabilities"], again["window_probabilities"]),
+             (first["window_embeddings"], again["window_embeddings"]),
+             (first["variant_predictions"], again["variant_predictions"]), (first["variant_folds"], again["variant_folds"]),
              *zip(first["variant_figures"], again["variant_figures"]),
              *((first["variant_scores"][key], again["variant_scores"][key]) for key in first["variant_scores"]),
              (first["probabilities"], again["probabilities"]), (first["zooal"], again["zooal"]),

@@ -2,7 +2,7 @@
  * UTRBENCH: the 3'UTR study. Builds the multi-species 3'UTR dataset from a whole-genome
  * alignment, pretrains the requested model families on it, adds the models of the --models
  * samplesheet (importing downloaded checkpoints), computes their embeddings and per-nucleotide zero-shot
- * probabilities, and benchmarks them on RBP binding motifs, functional variants (zero-shot), MPRA
+ * probabilities, and benchmarks them on RBP binding motifs, functional variants (zero-shot and supervised), MPRA
  * activity and mRNA half-life.
  */
 
@@ -40,7 +40,8 @@ workflow UTRBENCH {
     task_options      // map: predictors, mpra_baselines, mpra_alphas, mpra_n_folds, halflife_baselines,
                       //      rbp_stepwise_r_min, rbp_bootstrap, rbp_bootstrap_seed
     variant_sources   // channel: [clinvar, gnomad VCFs + indices, eQTL tables, CADD files, tables] (or empty)
-    variant_options   // map: per_class, shared_negatives, gnomad_pass_only, window, vis_widths, strategies, utr_strategy
+    variant_options   // map: per_class, shared_negatives, gnomad_pass_only, window, vis_widths, strategies, utr_strategy,
+                      //      classify (map: trials, outer_folds, inner_folds, pruning)
     shard_nt          // Integer: nucleotides per EMBED / ZEROSHOT shard
     seed              // Integer: seed of every random step
 
@@ -97,7 +98,7 @@ workflow UTRBENCH {
 
     emit:
     models    = models                                    // [meta(id, family, ...), model_dir]
-    embeddings = embedded.embeddings                      // [meta, dataset, embeddings HDF5]
+    embeddings = embedded.embeddings.mix(variants_task.window_embeddings)   // [meta, dataset, embeddings HDF5]
     probabilities = zeroshot.probs.mix(variants_task.window_probs)   // [meta, dataset, strategy, HDF5]
     baseline_scores = zeroshot.baselines                  // [dataset, PhyloP / CADD HDF5]
     metrics   = rbp_task.metrics.mix(mpra_task.metrics, halflife_task.metrics, variants_task.metrics)   // metrics TSV per task
@@ -107,6 +108,8 @@ workflow UTRBENCH {
     rbp_scores = rbp_task.scores                          // [dataset, score table]
     variant_sets = variants_task.variants.mix(variants_task.counts, variants_task.windows)  // variants, counts, windows
     variant_scores = variants_task.scores                 // [meta(id, kind, orientation), scores TSV]
+    variant_predictions = variants_task.predictions       // [meta(id, orientation), out-of-fold predictions TSV]
+    variant_folds = variants_task.folds                   // [meta(id, orientation), tuned outer folds TSV]
     predictions = mpra_task.predictions.mix(halflife_task.predictions)
     runs      = pretrained.runs                           // [meta, pretraining run directory]
     human     = dataset.human                             // human 3'UTRs, transcript orientation

@@ -48,8 +48,10 @@ SECTIONS = (
             "signed (higher score = functional); strata by PhyloP within RBP x motif.", "rbp", ("roc_auc", "pr_auc"),
             published_match=("dataset", "subset", "metric")),  # the study lists no strategy per model
     Section("variants", "Functional variants (Fig 2, Tables S3-S5)",
-            "ROC AUC per variant split: signed with each score's documented direction, and the study's "
-            "direction-free max(AUC, 1 - AUC) as its own subset.", "variants", ("roc_auc",)),
+            "ROC AUC per variant split of the zero-shot scores, the embedding distances (l1, l2, dot, cosine) and "
+            "the out-of-fold MLP and logistic-regression predictions on the [ref, alt] window embeddings (folds "
+            "grouped by UTR): signed with each score's documented direction, and the study's direction-free "
+            "max(AUC, 1 - AUC) as its own subset.", "variants", ("roc_auc",)),
     Section("expression", "Gene expression from the TSS window (DExTER vs fine-tuned models)",
             "Test-gene Pearson r, Spearman rho and R² with paired bootstrap CIs.",
             "expression", ("pearson_r", "spearman_rho", "r2"), columns="metric", published_match=("metric",)),

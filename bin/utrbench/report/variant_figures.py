@@ -1,4 +1,4 @@
-"""Figures of the variant task: Fig 2 (ROC curves), Fig S3 (VIS window gain) and Table S3 (AUC heat map).
+"""Figures of the variant task: Fig 2 (ROC and precision-recall curves, zero-shot and MLP), Fig S3 (VIS window gain) and Table S3 (AUC heat map).
 
 All use signed AUCs (the direction of :mod:`utrbench.tasks.variant_metrics`), so a score that
 ranks functional variants low shows below 0.5 instead of being flipped. Saved with
@@ -6,10 +6,10 @@ ranks functional variants low shows below 0.5 instead of being flipped. Saved wi
 """
 
 import numpy as np
-from sklearn.metrics import roc_curve
+from sklearn.metrics import precision_recall_curve, roc_curve
 
 from utrbench.report.task_figures import plt
-from utrbench.tasks.variant_metrics import direction
+from utrbench.tasks.variant_metrics import SUPERVISED, direction
 
 
 def _signed_auc(metrics):
@@ -17,39 +17,51 @@ def _signed_auc(metrics):
     return rows.set_index(["dataset", "model", "predictor"])["value"]
 
 
-def best_scores(metrics) -> dict:
-    """``{(split, model): score}``: each model's score with the highest signed ROC AUC per split."""
-    auc = _signed_auc(metrics).reset_index().sort_values(["dataset", "model", "value", "predictor"],
-                                                         ascending=[True, True, False, True], kind="stable")
+def best_scores(metrics, exclude=()) -> dict:
+    """``{(split, model): score}``: each model's score with the highest signed ROC AUC per split (``exclude`` left out)."""
+    auc = _signed_auc(metrics).reset_index()
+    auc = auc[~auc["predictor"].isin(exclude)].sort_values(["dataset", "model", "value", "predictor"],
+                                                           ascending=[True, True, False, True], kind="stable")
     best = auc.drop_duplicates(["dataset", "model"])
     return {(row.dataset, row.model): row.predictor for row in best.itertuples(index=False)}
 
 
 def roc_figure(tables: dict, metrics):
-    """One panel per split: the ROC curve of every model's best score (Fig 2)."""
-    best = best_scores(metrics)
+    """Per split, ROC (top) and precision-recall (bottom) curves of every model's best zero-shot score
+    (solid) and of its MLP's out-of-fold predictions (dashed) (Fig 2)."""
+    best = best_scores(metrics, exclude=SUPERVISED)
     auc = _signed_auc(metrics)
-    splits = sorted({split for split, _ in best})
-    figure, axes = plt.subplots(1, max(len(splits), 1), figsize=(3.4 * max(len(splits), 1), 3.6), squeeze=False)
+    curves = [(split, model, score, "-") for (split, model), score in best.items()]
+    curves += [(split, model, "mlp", "--") for split, model, score in auc.index if score == "mlp"]
+    splits = sorted({split for split, _, _, _ in curves})
+    models = sorted({model for _, model, _, _ in curves})
+    columns = max(len(splits), 1)
+    figure, axes = plt.subplots(2, columns, figsize=(3.4 * columns, 7.0), squeeze=False)
     colours = plt.get_cmap("tab20")
-    models = sorted({model for _, model in best})
-    for axis, split in zip(axes[0], splits):
-        for number, model in enumerate(models):
-            score = best.get((split, model))
-            if score is None:
+    for column, split in enumerate(splits):
+        roc_axis, pr_axis = axes[0][column], axes[1][column]
+        for split_of, model, score, style in sorted(curves):
+            if split_of != split:
                 continue
             part = tables[model][tables[model]["split"] == split]
             values = part[score].to_numpy(dtype=float)
             keep = np.isfinite(values)
-            fpr, tpr, _ = roc_curve(part["label"].to_numpy()[keep], direction(score) * values[keep])
-            axis.plot(fpr, tpr, color=colours(number % 20), linewidth=1,
-                      label=f"{model if score == model else f'{model} {score}'} ({auc[(split, model, score)]:.3f})")
-        axis.plot([0, 1], [0, 1], color="grey", linewidth=0.5, linestyle="--")
-        axis.set_title(split)
-        axis.set_xlabel("false positive rate")
-        axis.legend(fontsize="x-small", loc="lower right", frameon=False)
+            labels, oriented = part["label"].to_numpy()[keep], direction(score) * values[keep]
+            colour = colours(models.index(model) % 20)
+            name = model if score == model else f"{model} {score}"
+            fpr, tpr, _ = roc_curve(labels, oriented)
+            roc_axis.plot(fpr, tpr, color=colour, linewidth=1, linestyle=style,
+                          label=f"{name} ({auc[(split, model, score)]:.3f})")
+            precision, recall, _ = precision_recall_curve(labels, oriented)
+            pr_axis.plot(recall, precision, color=colour, linewidth=1, linestyle=style, label=name)
+        roc_axis.plot([0, 1], [0, 1], color="grey", linewidth=0.5, linestyle=":")
+        roc_axis.set_title(split)
+        roc_axis.set_xlabel("false positive rate")
+        roc_axis.legend(fontsize="x-small", loc="lower right", frameon=False)
+        pr_axis.set_xlabel("recall")
     axes[0][0].set_ylabel("true positive rate")
-    figure.suptitle("Variant effect: each model's best zero-shot score (signed ROC AUC)")
+    axes[1][0].set_ylabel("precision")
+    figure.suptitle("Variant effect: each model's best zero-shot score (signed ROC AUC) and its MLP (dashed)")
     figure.tight_layout()
     return figure
 

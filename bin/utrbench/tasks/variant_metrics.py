@@ -8,8 +8,9 @@ a *higher* value means *functional* (label 1), and the AUC is computed on ``dire
 - ``VIS``, ``VIS_W`` (+1): the variant changes the predictions around it;
 - ``loss_alt``, ``loss_diff`` (+1): the alternative window is surprising (``loss_ref`` likewise);
 - ``phylop``, ``cadd`` (+1): conserved / deleterious;
-- embedding distances ``l1``, ``l2``, ``cosine`` (+1) and the similarity ``dot`` (-1), for the
-  supervised half; ``mlp``/``logistic`` predictions (+1).
+- embedding distances ``l1``, ``l2``, ``cosine`` (the cosine distance) (+1) and the similarity
+  ``dot`` (-1): the variant moves the window's embedding;
+- ``mlp``/``logistic`` out-of-fold probabilities of variant_classify.py (+1).
 
 Rows (the shared metrics format): ``task`` = variants, ``dataset`` = split, ``subset`` = ``signed``
 (the AUC of the fixed direction) or ``direction_free`` (the study's max(AUC, 1 - AUC), interval
@@ -26,10 +27,12 @@ import numpy as np
 import pandas as pd
 
 from utrbench.errors import UserError
+from utrbench.tasks.variants import VARIANT_COLUMNS
 
 TASK = "variants"
 DIRECTIONS = {"pref": 1, "palt_inv": 1, "pratio": 1, "VIS": 1, "loss_ref": 1, "loss_alt": 1, "loss_diff": 1,
               "phylop": 1, "cadd": 1, "l1": 1, "l2": 1, "cosine": 1, "dot": -1, "mlp": 1, "logistic": 1}
+SUPERVISED = ("mlp", "logistic")  # out-of-fold predictions of variant_classify.py, not zero-shot scores
 LEVEL = 0.95
 
 
@@ -109,8 +112,6 @@ def score_columns(table: pd.DataFrame, fixed_columns) -> list:
 
 def join_score_tables(first: pd.DataFrame, second: pd.DataFrame, model: str, where: str) -> pd.DataFrame:
     """One model's score columns from two tables of the same variant rows (zero-shot scores, classifier)."""
-    from utrbench.tasks.variants import VARIANT_COLUMNS
-
     shared = sorted(set(score_columns(first, [*VARIANT_COLUMNS, "model"])) & set(second.columns))
     if shared:
         raise UserError(f"{where}: score column(s) {', '.join(shared)} of model {model} are in another file too.")

@@ -47,8 +47,8 @@ def main(variants, windows_index, embeddings, orientation, model_id, trials, out
     from utrbench.tasks.variant_windows import INDEX_COLUMNS
     from utrbench.tasks.variants import VARIANT_COLUMNS
 
+    classify.deterministic_torch(threads)  # before any CUDA work
     device = resolve_device(device)
-    classify.deterministic_torch(threads)
     table = read_tsv(variants, required_columns=VARIANT_COLUMNS, dtype={"chrom": str})
     if table.empty:
         raise UserError(f"{variants}: has no variants.")

@@ -37,7 +37,7 @@ def roc_figure(tables: dict, metrics):
     models = sorted({model for _, model, _, _ in curves})
     columns = max(len(splits), 1)
     figure, axes = plt.subplots(2, columns, figsize=(3.4 * columns, 7.0), squeeze=False)
-    colours = plt.get_cmap("tab20")
+    colours = plt.get_cmap("tab10")  # distinct hues; a model's MLP shares its colour, dashed
     for column, split in enumerate(splits):
         roc_axis, pr_axis = axes[0][column], axes[1][column]
         for split_of, model, score, style in sorted(curves):
@@ -47,7 +47,7 @@ def roc_figure(tables: dict, metrics):
             values = part[score].to_numpy(dtype=float)
             keep = np.isfinite(values)
             labels, oriented = part["label"].to_numpy()[keep], direction(score) * values[keep]
-            colour = colours(models.index(model) % 20)
+            colour = colours(models.index(model) % 10)
             name = model if score == model else f"{model} {score}"
             fpr, tpr, _ = roc_curve(labels, oriented)
             roc_axis.plot(fpr, tpr, color=colour, linewidth=1, linestyle=style,

@@ -33,7 +33,7 @@ import numpy as np
 
 from utrbench.train.token_store import POSITIONAL, TokenStore
 
-TRAIN_STREAM, VALID_STREAM = 1, 2  # keep training and validation randomness apart
+TRAIN_STREAM, VALID_STREAM, DROPOUT_STREAM = 1, 2, 3  # keep training, validation and dropout randomness apart
 SHIFT_DRAW, CROP_DRAW = 0, 1
 CHUNK = 4096  # examples computed per vectorised call
 

@@ -20,7 +20,8 @@ from utrbench.seq.fasta import read_fasta
 
 from utrbench.errors import UserError
 from utrbench.models import init_model
-from utrbench.train.data import CROP_DRAW, SHIFT_DRAW, BatchStream, ExampleSampler, Layout, assemble, position_uniforms
+from utrbench.train.data import (CROP_DRAW, SHIFT_DRAW, BatchStream, ExampleSampler, Layout, assemble,
+                                 length_grouped_batches, position_uniforms)
 from utrbench.train.recipe import read_recipe
 from utrbench.train.schedules import Cyclic, InverseSqrt, LinearWarmupDecay
 from utrbench.train.selection import choose_checkpoint
@@ -143,29 +144,47 @@ def test_batches_respect_budget_and_resume_from_position(tmp_path):
     data = write_dataset(tmp_path)
     loaded, store = store_of(tmp_path, "ntv2", [data])
     layout = Layout.of(loaded.tokenizer, "greedy_kmer", 16, shift_max=3)
-    stream_of = lambda position=(0, 0): BatchStream(store, layout, 3, 50, loaded.tokenizer.pad_id,  # noqa: E731
-                                                    shift_max=3, position=position)
+    # chunks of 8 of the 40 records: resuming inside a chunk and crossing chunks and epochs
+    stream_of = lambda position=(0, 0, 0), rank=0, world=1: BatchStream(  # noqa: E731
+        store, layout, 3, 50, loaded.tokenizer.pad_id, rank=rank, world=world, shift_max=3, position=position, chunk=8)
     stream = stream_of()
     first = [stream.next_batch() for _ in range(5)]
     assert all(ids.size <= 50 and ids.shape[1] <= 16 for ids, _, _ in first)
     position = stream.position
-    following = [stream.next_batch() for _ in range(20)]  # crosses into the next epoch
+    assert position[1:] != (0, 0)  # inside the epoch, after the first chunk or inside it
+    following = [stream.next_batch() for _ in range(40)]  # crosses into the next epoch
     resumed = stream_of(position)
-    for (ids, attention, _), (again, again_attention, _) in zip(following, [resumed.next_batch() for _ in range(20)]):
+    for (ids, attention, _), (again, again_attention, _) in zip(following, [resumed.next_batch() for _ in range(40)]):
         assert np.array_equal(ids, again) and np.array_equal(attention, again_attention)
     assert stream.position[0] >= 1
-    # rank r of 2 gets the examples of the records at positions r, r + 2, ... of the single-device order
-    def rows(stream, n):
-        found = []
-        while len(found) < n:
-            ids, attention, _ = stream.next_batch()
-            found.extend(row[mask] for row, mask in zip(ids, attention))
-        return found[:n]
 
-    single = rows(stream_of(), 20)
+    def epoch_rows(stream):
+        """The examples of one epoch, as tuples of token ids."""
+        found = []
+        while stream.position[0] == 0:
+            ids, attention, _ = stream.next_batch()
+            found.extend(tuple(row[mask]) for row, mask in zip(ids, attention))
+        return found
+
+    # every example of the epoch exactly once
+    single = epoch_rows(stream_of())
+    sampler = ExampleSampler(store, layout, 3, shift_max=3)
+    indices = np.arange(store.n_records)
+    records = BatchStream(store, layout, 3, 50, loaded.tokenizer.pad_id).order.records(0, indices)
+    examples = sampler.examples(0, indices, records)
+    ids, attention, _ = assemble(store, layout, examples, slice(None), loaded.tokenizer.pad_id)
+    expected = [tuple(row[mask]) for row, mask in zip(ids, attention)]
+    assert sorted(single) == sorted(expected)
+    # rank r of 2 gets the examples of the records at positions r, r + 2, ... of the single-device order
     for rank in (0, 1):
-        ranked = BatchStream(store, layout, 3, 50, loaded.tokenizer.pad_id, rank=rank, world=2, shift_max=3)
-        assert all(np.array_equal(a, b) for a, b in zip(rows(ranked, 10), single[rank::2]))
+        assert sorted(epoch_rows(stream_of(rank=rank, world=2))) == sorted(expected[rank::2])
+
+
+def test_length_grouped_batches_hand_case():
+    # sorted widths 2 3 3 | 5 5 | 8 under 10 tokens: 3 x 3 = 9 fits, 4 x 5 does not; 2 x 5 = 10 fits
+    batches = length_grouped_batches(np.array([5, 3, 8, 3, 5, 2]), 10)
+    assert [b.tolist() for b in batches] == [[5, 1, 3], [0, 4], [2]]
+    assert [b.tolist() for b in length_grouped_batches(np.array([12, 4]), 10)] == [[1], [0]]  # never empty
 
 
 def test_species_from_headers():

@@ -170,7 +170,7 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, recipe)
         self.network = dist.wrap(self.model)
         self.layout = Layout.of(tokenizer, self.tokenization, recipe.context_tokens, recipe.shift_max)
-        self.position = (0, 0)  # (epoch, index) of this rank's next training record
+        self.position = (0, 0, 0)  # (epoch, chunk, batch) of this rank's next training batch
         self._prefetcher = None
         self.has_validation = valid_store is not None
         self.valid_batches = []
@@ -201,6 +201,10 @@ class Trainer:
         )
         return {"input_ids": inputs, "attention_mask": attention, "species_ids": species, "labels": labels}
 
+    def next_micro_batch(self, micro: int) -> dict:
+        """Micro-batch ``micro`` of the coming step, masked on the device: what a step waits for before computing."""
+        return self._masked(self._next_batch(), self._generator(TRAIN_STREAM, self.dist.rank, self.step, micro))
+
     def _next_batch(self):
         """The next training batch as tensors (pinned on CUDA), from the prefetching thread."""
         if self._prefetcher is None:
@@ -221,10 +225,7 @@ class Trainer:
     # -- training ---------------------------------------------------------------------------
     def train_step(self) -> StepResult:
         started = time.perf_counter()
-        micro_batches = []
-        for micro in range(self.accumulation):
-            generator = self._generator(TRAIN_STREAM, self.dist.rank, self.step, micro)
-            micro_batches.append(self._masked(self._next_batch(), generator))
+        micro_batches = [self.next_micro_batch(micro) for micro in range(self.accumulation)]
         masked_counts = [int((b["labels"] != IGNORE_INDEX).sum()) for b in micro_batches]
         tokens = sum(int(b["attention_mask"].sum()) for b in micro_batches)
         loaded_at = time.perf_counter()
@@ -293,7 +294,11 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.close()
-        self.position = tuple(state["data_positions"][self.dist.rank])
+        position = tuple(state["data_positions"][self.dist.rank])
+        if len(position) != 3:
+            raise UserError(f"{where}: the checkpoint was written by an older version of the data path and cannot be "
+                            f"resumed exactly; use a new checkpoint directory.")
+        self.position = position
         if self.dist.device.type == "cpu" and "torch_threads" in state:
             torch.set_num_threads(state["torch_threads"])  # the same summation order as the attempts before
 

@@ -181,8 +181,9 @@ class ExampleSampler:
 def assemble(store: TokenStore, layout: Layout, examples: Examples, rows, pad_id: int):
     """``(ids [B, T] int64, attention_mask [B, T] bool, species_ids [B])`` of some examples.
 
-    One slice copy per row: a batch has at most a few hundred rows, each a contiguous run of the
-    store, so this costs a memory copy per token (a gather through an index matrix costs several).
+    One slice copy per row for the content (a batch has at most a few hundred rows, each a
+    contiguous run of the store, so this costs a memory copy per token; a gather through an index
+    matrix costs several); the special and padding tokens are placed for all rows at once.
     """
     rows = np.arange(len(examples.records))[rows]
     lead, trail = len(layout.leading), len(layout.trailing)
@@ -190,13 +191,19 @@ def assemble(store: TokenStore, layout: Layout, examples: Examples, rows, pad_id
     lengths = lead + n_pad + n_content + trail
     ids = np.full((len(rows), int(lengths.max())), pad_id, dtype=np.int64)
     ids[:, :lead] = layout.leading
-    tokens, pad_tokens = store.tokens, layout.pad_tokens
-    for out, row in enumerate(rows):
-        padding, count, first = int(examples.n_pad[row]), int(examples.n_content[row]), int(examples.first_token[row])
-        if padding:
-            ids[out, lead:lead + padding] = pad_tokens[examples.pad_row[row], :padding]
-        ids[out, lead + padding:lead + padding + count] = tokens[first:first + count]
-        ids[out, lead + padding + count:lead + padding + count + trail] = layout.trailing
+    padded = np.flatnonzero(n_pad)
+    if len(padded):  # the leading N tokens of shifted examples, from the layout's table
+        columns = np.arange(int(n_pad.max()))
+        inside = columns[None, :] < n_pad[padded, None]
+        table = layout.pad_tokens[examples.pad_row[rows[padded]]][:, :len(columns)]
+        ids[np.repeat(padded, inside.sum(axis=1)), lead + np.nonzero(inside)[1]] = table[inside]
+    content_start = lead + n_pad
+    tokens = store.tokens
+    for out, (start, count, first) in enumerate(zip(content_start.tolist(), n_content.tolist(),
+                                                    examples.first_token[rows].tolist())):
+        ids[out, start:start + count] = tokens[first:first + count]
+    if trail:
+        ids[np.arange(len(rows))[:, None], (content_start + n_content)[:, None] + np.arange(trail)] = layout.trailing
     attention = np.arange(ids.shape[1])[None, :] < lengths[:, None]
     return ids, attention, examples.species[rows]
 

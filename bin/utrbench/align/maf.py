@@ -27,6 +27,7 @@ bx-python interval index (:func:`build_maf_index`) instead. Both read a block's 
 """
 
 import bisect
+import functools
 import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -39,12 +40,14 @@ from bx import interval_index_file
 
 from utrbench.align.utrs import read_utr_bed
 from utrbench.errors import UserError
-from utrbench.seq.alphabet import reverse_complement
 from utrbench.seq.gtf import open_text
 
 GAP = ord("-")
 _COMPLEMENT_TABLE = np.arange(256, dtype=np.uint8)  # uint8 letter -> its complement; others unchanged
 _COMPLEMENT_TABLE[list(b"ACGTNacgtn")] = list(b"TGCANtgcan")
+_COMPLEMENT_BYTES = _COMPLEMENT_TABLE.tobytes()  # the same for bytes.translate
+_NO_GAP = bytes(0 if letter == GAP else letter for letter in range(256))
+_COMPLEMENT_NO_GAP = bytes(0 if letter == GAP else letter for letter in _COMPLEMENT_TABLE.tolist())
 
 
 @dataclass
@@ -95,33 +98,100 @@ class Block:
     start: int  # reference + strand
     end: int
     reference_text: np.ndarray  # uint8 letters of the reference row
+    reference_gapless: bool  # the reference row has no gap column
     keys: tuple
     matrix: np.ndarray  # uint8 [len(keys), columns]
-    fields: list  # the 's' line fields of the rows in ``keys``, as in the file
+    lines: list  # the fields of every 's' line, as in the file
+    numbers: list  # the line in ``lines`` of each row of ``keys``
+    where: str  # the block, for error messages
 
     def row_start(self, row: int) -> int:
-        """Start of row ``row`` on its strand in ``keys`` (after the block's flip), 0-based."""
-        _, _, start, size, _, src_size, _ = self.fields[row]
-        flipped = self.fields[row][4] != self.keys[row][2]
+        """Start of row ``row`` on its strand in ``keys`` (after the block's flip), 0-based.
+
+        The row's size is checked here, where it is used: :func:`parse_block` checks only the sum.
+        """
+        _, src, start, size, strand, src_size, _ = self.lines[self.numbers[row]]
+        bases = int(np.count_nonzero(self.matrix[row] != GAP))
+        if int(size) != bases:
+            raise UserError(f"{self.where} is not valid MAF: the row of {src} has {bases} bases but size {size!r}.")
+        flipped = strand != self.keys[row][2]
         return int(src_size) - int(start) - int(size) if flipped else int(start)
 
     def row_src_size(self, row: int) -> int:
         """Length of the contig of row ``row``."""
-        return int(self.fields[row][5])
+        return int(self.lines[self.numbers[row]][5])
 
 
 def parse_block(text: str, prefix: str, where: str):
     """A :class:`Block` from one block's text, or None when no row belongs to the reference.
 
     Only 's' lines matter here ('a', 'i', 'e', 'q' lines carry nothing the UTR sequences use).
-    The rows go straight into one letter matrix: in a UTR-restricted MAF every block is
-    parsed, and a bx ``Component`` per row costs as much as all the rest of the extraction.
+    The rows go straight into one letter matrix and are checked as a whole: a bx ``Component``,
+    or a Python check, per row costs as much as all the rest of the extraction. A row is looked
+    at on its own only to name what is wrong with it.
     """
     rows = [line.split() for line in text.split("\n") if line.startswith("s")]
-    reference_index = next((number for number, row in enumerate(rows) if row[1].startswith(prefix)), None)
+    names = tuple([row[1] for row in rows])
+    reference_index = _reference_row(names, prefix)
     if reference_index is None:
         return None
     reference = rows[reference_index]
+    width = len(reference[-1])
+    if any([len(row) != 7 for row in rows]):
+        _raise_bad_row(rows, reference, where)
+    strands = "".join([row[4] for row in rows])
+    texts = "".join([row[6] for row in rows])
+    try:
+        letters = np.frombuffer(texts.upper().encode("ascii"), dtype=np.uint8)
+    except UnicodeEncodeError:
+        raise UserError(f"{where} is not valid MAF: a row holds a non-ASCII letter.") from None
+    sizes = [row[3] for row in rows]
+    if (len(texts) != width * len(rows) or strands.strip("+-") or not "".join(sizes).isdigit()
+            or sum(map(int, sizes)) != len(texts) - texts.count("-")):
+        _raise_bad_row(rows, reference, where)
+    letters = letters.reshape(len(rows), width)
+    try:
+        start, size, src_size = int(reference[2]), int(reference[3]), int(reference[5])
+    except ValueError:
+        raise UserError(f"{where} is not valid MAF: the 's' line of {reference[1]} has a non-integer start "
+                        "or srcSize.") from None
+    flipped = strands[reference_index] == "-"
+    if flipped:  # reverse-complement the block so the reference row reads along its + strand
+        letters = _COMPLEMENT_TABLE[letters[:, ::-1]]
+        start = src_size - start - size
+    keys, numbers, selection = _other_rows(names, strands, prefix)
+    return Block(reference[1], reference[1][len(prefix):], start, start + size, letters[reference_index],
+                 "-" not in reference[6], keys, letters[selection], rows, numbers, where)
+
+
+@functools.lru_cache(maxsize=4096)
+def _reference_row(names: tuple, prefix: str):
+    """Index of the first row whose src is the reference's, or None."""
+    return next((number for number, name in enumerate(names) if name.startswith(prefix)), None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _other_rows(names: tuple, strands: str, prefix: str):
+    """``(keys, numbers, selection)``: the ``(species, contig, strand)`` of a block's non-reference
+    rows, strand after the block's flip (when its reference row is on '-'), the first row of each
+    key, and those rows as a slice where they are contiguous (a view instead of a copy).
+
+    Consecutive blocks mostly repeat their rows' srcs and strands, so this runs once per distinct
+    layout, and blocks sharing one share the same ``keys`` tuple.
+    """
+    flipped = strands[_reference_row(names, prefix)] == "-"
+    first_rows = {}
+    for number, (name, strand) in enumerate(zip(names, strands)):
+        if not name.startswith(prefix):
+            species, _, contig = name.partition(".")
+            first_rows.setdefault((species, contig, ("+" if strand == "-" else "-") if flipped else strand), number)
+    numbers = list(first_rows.values())
+    contiguous = numbers == list(range(numbers[0], numbers[0] + len(numbers))) if numbers else False
+    return tuple(first_rows), numbers, slice(numbers[0], numbers[-1] + 1) if contiguous else numbers
+
+
+def _raise_bad_row(rows, reference, where):
+    """Name the first 's' row that is not valid MAF: field count, width, strand or size."""
     width = len(reference[-1])
     for row in rows:
         if len(row) != 7:
@@ -135,28 +205,6 @@ def parse_block(text: str, prefix: str, where: str):
         if not row[3].isdigit() or width - row[6].count("-") != int(row[3]):
             raise UserError(f"{where} is not valid MAF: the row of {row[1]} has "
                             f"{width - row[6].count('-')} bases but size {row[3]!r}.")
-    try:
-        start, size, src_size = int(reference[2]), int(reference[3]), int(reference[5])
-        letters = np.frombuffer("".join([row[6] for row in rows]).upper().encode("ascii"), dtype=np.uint8)
-    except ValueError:
-        raise UserError(f"{where} is not valid MAF: the 's' line of {reference[1]} has a non-integer start "
-                        "or srcSize.") from None
-    except UnicodeEncodeError:
-        raise UserError(f"{where} is not valid MAF: a row holds a non-ASCII letter.") from None
-    letters = letters.reshape(len(rows), width)
-    flipped = reference[4] == "-"
-    if flipped:  # reverse-complement the block so the reference row reads along its + strand
-        letters = _COMPLEMENT_TABLE[letters[:, ::-1]]
-        start = src_size - start - size
-    first_rows = {}
-    for number, row in enumerate(rows):
-        if not row[1].startswith(prefix):
-            species, _, contig = row[1].partition(".")
-            strand = ("+" if row[4] == "-" else "-") if flipped else row[4]
-            first_rows.setdefault((species, contig, strand), number)
-    return Block(reference[1], reference[1][len(prefix):], start, start + size,
-                 letters[reference_index], tuple(first_rows), letters[list(first_rows.values())],
-                 [rows[number] for number in first_rows.values()])
 
 
 class _Fragments:
@@ -204,7 +252,8 @@ class UtrIndex:
 
 
 def check_reference_row(block, columns, start, end, genome, maf_name):
-    """Stop, naming the block, where the reference row (``columns``) differs from the genome over ``[start, end)``."""
+    """Stop, naming the block, where the reference row (``columns``: indices or a slice) differs from
+    the genome over ``[start, end)``."""
     aligned = block.reference_text[columns].tobytes().decode()
     expected = genome.fetch(block.chrom, start, end)
     if aligned != expected:
@@ -232,61 +281,88 @@ class _Extractor:
             segments = [s for s in segments if s.utr_index == only_utr]
         if not segments:
             return []
-        reference_columns = np.flatnonzero(block.reference_text != GAP)
+        reference_columns = None if block.reference_gapless else np.flatnonzero(block.reference_text != GAP)
         touched = []
         for segment in segments:
             start, end = max(segment.start, block.start), min(segment.end, block.end)
-            columns = reference_columns[start - block.start:end - block.start]
+            if reference_columns is None:  # column = reference position: slices, no index arrays
+                first, last = start - block.start, end - block.start
+                columns = slice(first, last)
+            else:
+                columns = reference_columns[start - block.start:end - block.start]
+                first, last = int(columns[0]), int(columns[-1]) + 1
             check_reference_row(block, columns, start, end, self.genome, self.maf_name)
-            first, last = int(columns[0]), int(columns[-1]) + 1
+            window = block.matrix[:, first:last]
+            letters = window if reference_columns is None else block.matrix[:, columns]
             fragments = accumulators.setdefault(segment.utr_index, _Fragments())
-            fragments.add(segment.offset + start - segment.start, block.keys, block.matrix[:, first:last],
-                          block.matrix[:, columns])
+            fragments.add(segment.offset + start - segment.start, block.keys, window, letters)
             touched.append(segment.utr_index)
         return touched
 
     def finish(self, utr_index, fragments):
-        """Resolve contigs per species and build the UTR's :class:`UtrAlignment`."""
+        """Resolve contigs per species and build the UTR's :class:`UtrAlignment`.
+
+        The per-row work is done on bytes (``translate``, ``replace``, ``count``): with a few
+        dozen species rows per UTR, numpy's per-call cost would dominate.
+        """
         utr = self.index.utrs[utr_index]
         result = UtrAlignment(utr.utr_id, utr.length)
         if fragments is None:
             return result
-        entries = sorted(fragments.entries, key=lambda entry: entry[0])  # reference order (stable)
-        rows, rows_of_keys = {}, {}  # key -> matrix row; keys tuple of a block -> its rows
-        for _, keys, _, _ in entries:
-            if keys not in rows_of_keys:
-                rows_of_keys[keys] = np.array([rows.setdefault(key, len(rows)) for key in keys], dtype=np.int64)
-        # the species' rows joined in reference order (gaps kept), and the letter at each UTR position
-        joined = np.full((len(rows), sum(entry[2].shape[1] for entry in entries)), GAP, dtype=np.uint8)
+        entries = fragments.entries  # arrival order
+        layouts = list(dict.fromkeys(keys for _, keys, _, _ in entries))
+        if len(layouts) == 1:  # the usual case: every block with the same rows, matrix rows = keys
+            rows = dict(zip(layouts[0], range(len(layouts[0]))))
+            rows_of_layout = {layouts[0]: slice(None)}
+        else:
+            rows = {}  # key -> matrix row
+            rows_of_layout = {keys: np.array([rows.setdefault(key, len(rows)) for key in keys], dtype=np.int64)
+                              for keys in layouts}
+        # the letter at each UTR position: where blocks overlap on the reference, the first to arrive wins
+        spans = sorted((start, start + letters.shape[1]) for start, _, _, letters in entries)
+        overlapping = any(previous[1] > following[0] for previous, following in zip(spans, spans[1:]))
         covered = np.zeros((len(rows), utr.length), dtype=np.uint8)
-        offset = 0
-        for forward_start, keys, window, letters in fragments.entries:  # arrival order: first letter wins
-            numbers = rows_of_keys[keys]
-            span = slice(forward_start, forward_start + letters.shape[1])
-            previous = covered[numbers, span]
-            covered[numbers, span] = np.where((previous == 0) & (letters != GAP), letters, previous)
-        for _, keys, window, _ in entries:
-            joined[rows_of_keys[keys], offset:offset + window.shape[1]] = window
-            offset += window.shape[1]
+        for forward_start, keys, _, letters in entries:
+            where = (rows_of_layout[keys], slice(forward_start, forward_start + letters.shape[1]))
+            if overlapping:
+                previous = covered[where]
+                letters = np.where((previous == 0) & (letters != GAP), letters, previous)
+            covered[where] = letters
+        # the rows joined in reference order, gaps kept
+        in_order = sorted(entries, key=lambda entry: entry[0])  # stable
+        if len(layouts) == 1:
+            joined = np.concatenate([window for _, _, window, _ in in_order], axis=1)
+        else:
+            joined = np.full((len(rows), sum(entry[2].shape[1] for entry in in_order)), GAP, dtype=np.uint8)
+            offset = 0
+            for _, keys, window, _ in in_order:
+                joined[rows_of_layout[keys], offset:offset + window.shape[1]] = window
+                offset += window.shape[1]
+        # transcript orientation; gaps in the per-position letters become 0
         if utr.strand == "-":
-            covered = _COMPLEMENT_TABLE[covered[:, ::-1]]
-        totals = joined.shape[1] - np.count_nonzero(joined == GAP, axis=1)
-        covered_positions = np.count_nonzero(covered, axis=1)
-        by_species = defaultdict(list)
+            covered = covered[:, ::-1].tobytes().translate(_COMPLEMENT_NO_GAP)
+            joined = joined[:, ::-1].tobytes().translate(_COMPLEMENT_BYTES)
+        else:
+            covered, joined = covered.tobytes().translate(_NO_GAP), joined.tobytes()
+        length, width = utr.length, len(joined) // len(rows)
+        sequences = [joined[row * width:(row + 1) * width].replace(b"-", b"") for row in range(len(rows))]
+        # per species the (contig, strand) with the most aligned bases; ties: smaller contig, then '+'
+        best, candidates = {}, defaultdict(int)
         for key, row in rows.items():
-            if totals[row]:
-                by_species[key[0]].append((int(totals[row]), key, row))
-        for species in sorted(by_species):
-            options = by_species[species]
-            _, key, row = min(options, key=lambda option: (-option[0], option[1][1], option[1][2]))
-            sequence = joined[row].tobytes().replace(b"-", b"").decode()
-            strand = key[2]
-            if utr.strand == "-":
-                sequence = reverse_complement(sequence)
-                strand = "+" if strand == "-" else "-"
-            result.columns[species] = covered[row]
-            result.species[species] = SpeciesAlignment(species, key[1], strand, sequence,
-                                                       int(covered_positions[row]), len(options))
+            if sequences[row]:
+                species = key[0]
+                candidates[species] += 1
+                rank = (-len(sequences[row]), key[1], key[2])
+                if species not in best or rank < best[species][0]:
+                    best[species] = (rank, key, row)
+        columns = np.frombuffer(bytearray(covered), dtype=np.uint8).reshape(len(rows), length)
+        strand_in_transcript = {"+": "-", "-": "+"} if utr.strand == "-" else {"+": "+", "-": "-"}
+        for species in sorted(best):
+            _, (_, contig, strand), row = best[species]
+            result.columns[species] = columns[row]
+            result.species[species] = SpeciesAlignment(
+                species, contig, strand_in_transcript[strand], sequences[row].decode(),
+                length - covered.count(0, row * length, (row + 1) * length), candidates[species])
         return result
 
 

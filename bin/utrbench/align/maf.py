@@ -137,15 +137,14 @@ def parse_block(text: str, prefix: str, where: str):
         return None
     reference = rows[reference_index]
     width = len(reference[-1])
-    if any([len(row) != 7 for row in rows]):
+    if set(map(len, rows)) != {7}:
         _raise_bad_row(rows, reference, where)
-    strands = "".join([row[4] for row in rows])
-    texts = "".join([row[6] for row in rows])
+    _, _, _, sizes, strands, _, texts = zip(*rows)
+    strands, texts = "".join(strands), "".join(texts)
     try:
         letters = np.frombuffer(texts.upper().encode("ascii"), dtype=np.uint8)
     except UnicodeEncodeError:
         raise UserError(f"{where} is not valid MAF: a row holds a non-ASCII letter.") from None
-    sizes = [row[3] for row in rows]
     if (len(texts) != width * len(rows) or strands.strip("+-") or not "".join(sizes).isdigit()
             or sum(map(int, sizes)) != len(texts) - texts.count("-")):
         _raise_bad_row(rows, reference, where)

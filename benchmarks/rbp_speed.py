@@ -5,7 +5,8 @@ Generated data of the study's shape: ``--utrs`` UTRs (default 18,000) with 3'UTR
 log-normally (median ~1.2 kb, ~32 Mnt in all), 20 RBPs with 4 RBNS 5-mers each (77 distinct,
 as the study), IDR peaks over ~10 % and replicate-level peaks over another ~5 % of the sequence
 (~2 M candidate sites: positives plus peak-free occurrences of the positive k-mers), and
-``--models`` (default 10) probability HDF5s (float16, the ZEROSHOT layout).
+``--models`` (default 10) probability HDF5s (float16, written by ``InferenceWriter`` in blocks of
+1,000 records as ZEROSHOT writes them: chunked datasets).
 
 - ``utrbench``: ``rbp_sites`` (one vectorised scan) and ``score_sites`` per file (block reads), on
   the full set, in a fresh interpreter so that its peak memory (``ru_maxrss``) is its own; run
@@ -36,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bin"))
 
 from utrbench.align.utrs import Utr, read_utr_bed, write_utr_bed  # noqa: E402
-from utrbench.io import write_probabilities  # noqa: E402
+from utrbench.io import InferenceWriter  # noqa: E402
 from utrbench.seq import read_fasta  # noqa: E402
 from utrbench.seq.fasta import write_fasta  # noqa: E402
 from utrbench.tasks import rbp  # noqa: E402
@@ -44,6 +45,8 @@ from utrbench.tasks import rbp  # noqa: E402
 RBPS = 20
 KMERS_PER_RBP = 4
 K = 5
+RECORDS_PER_BLOCK = 1000
+LAYOUT = "inference-writer"  # in the 'done' marker: files of an older layout are generated again
 
 
 def generate(workdir: Path, n_utrs: int, n_models: int, seed: int = 1) -> None:
@@ -75,12 +78,15 @@ def generate(workdir: Path, n_utrs: int, n_models: int, seed: int = 1) -> None:
              for r in range(RBPS)]
     (workdir / "rbns.tsv").write_text("\n".join(rows) + "\n")
     total = int(lengths.sum())
+    ids = list(sequences)
     for m in range(n_models):
         probs = rng.random((total, 4), dtype=np.float32)
         arrays = np.split(probs, np.cumsum(lengths)[:-1])
-        write_probabilities(workdir / f"model{m}.h5", list(sequences), arrays, {"model": f"m{m}", "strategy": "exact"},
-                            dtype=np.float16)
-    (workdir / "done").write_text(f"{n_utrs} {n_models}\n")
+        with InferenceWriter(workdir / f"model{m}.h5", "probs", {"model": f"m{m}", "strategy": "exact"},
+                             dtype=np.float16) as writer:
+            for first in range(0, n_utrs, RECORDS_PER_BLOCK):
+                writer.append(ids[first:first + RECORDS_PER_BLOCK], arrays[first:first + RECORDS_PER_BLOCK])
+    (workdir / "done").write_text(f"{n_utrs} {n_models} {LAYOUT}\n")
 
 
 def load_inputs(workdir: Path, n_utrs=None):
@@ -195,7 +201,7 @@ def main():
         print(json.dumps(result))
         return
     workdir.mkdir(parents=True, exist_ok=True)
-    if not (workdir / "done").exists() or (workdir / "done").read_text().split() != [str(args.utrs), str(args.models)]:
+    if not (workdir / "done").exists() or (workdir / "done").read_text().split() != [str(args.utrs), str(args.models), LAYOUT]:
         start = time.perf_counter()
         generate(workdir, args.utrs, args.models)
         print(f"generated {args.utrs} UTRs and {args.models} probability files in {time.perf_counter() - start:.0f} s")

@@ -402,20 +402,21 @@ class _Lines:
 
 
 def _reference_interval(block_text, prefix):
-    """``(chrom, start, end)`` on the reference + strand from a block's first reference 's' line."""
+    """``(chrom, start, end)`` on the reference + strand from a block's first reference 's' line
+    (never its first line: that is the 'a' line)."""
     at = block_text.find("\ns " + prefix)
     if at < 0:
         return None
     line_end = block_text.find("\n", at + 1)
     fields = block_text[at + 1:line_end if line_end > 0 else None].split(maxsplit=6)
+    chrom = fields[1][len(prefix):]
     try:
-        _, src, start, size, strand, src_size = fields[:6]
-        start, size = int(start), int(size)
-        if strand == "-":
-            start = int(src_size) - start - size
-    except ValueError:
-        return src, 0, 0  # malformed: parse_block names the problem when the block is parsed
-    return src[len(prefix):], start, start + size
+        start, size = int(fields[2]), int(fields[3])
+        if fields[4] == "-":
+            start = int(fields[5]) - start - size
+    except (ValueError, IndexError):
+        return chrom, 0, 0  # malformed: parse_block names the problem if the block is parsed
+    return chrom, start, start + size
 
 
 def _block_texts(handle, path, chunk_size=1 << 22):
@@ -465,7 +466,7 @@ def overlapping_blocks(path: Path, extractor):
                 blocks += 1
                 if example is None:
                     example = text[text.find("\ns ") + 3:].split(maxsplit=1)[0] if "\ns " in text else None
-                interval = _reference_interval("\n" + text, extractor.prefix)
+                interval = _reference_interval(text, extractor.prefix)
                 if interval is None:
                     continue
                 with_reference += 1

@@ -79,15 +79,14 @@ def read_eclip_peaks(paths, extension: int = PEAK_EXTENSION) -> pd.DataFrame:
                 except ValueError:
                     raise UserError(f"{path}: line {number} is not 'chrom start end name score strand' with "
                                     "0 <= start < end and strand + or - (an eCLIP peak BED).") from None
-                rows.append((chrom, start, end, strand, name))
+                rows.append((chrom, start, end, strand, name.partition("_")[0], "_IDR" in name))
         if not rows:
             raise UserError(f"{path}: no peaks.")
-        frame = pd.DataFrame(rows, columns=["chrom", "start", "end", "strand", "name"])
-        plus = (frame["strand"] == "+").to_numpy()
+        chrom, start, end, strand, rbp, idr = map(list, zip(*rows))
+        plus = np.array(strand) == "+"
         frames.append(pd.DataFrame({
-            "chrom": frame["chrom"], "start": frame["start"] - np.where(plus, extension, 0),
-            "end": frame["end"] + np.where(plus, 0, extension), "strand": frame["strand"],
-            "rbp": frame["name"].str.split("_", n=1).str[0], "idr": frame["name"].str.contains("_IDR", regex=False),
+            "chrom": chrom, "start": np.array(start) - np.where(plus, extension, 0),
+            "end": np.array(end) + np.where(plus, 0, extension), "strand": strand, "rbp": rbp, "idr": np.array(idr),
         }))
     if not frames:
         raise UserError("no eCLIP peak files given.")
@@ -194,10 +193,11 @@ class UtrLayout:
         A peak overlapping several UTRs (or exons) gives one piece for each.
         """
         pieces = []
+        peaks_by_chrom = dict(tuple(peaks.groupby("chrom", sort=False)))  # each in file order
         for chrom, exons in self.exons.groupby("chrom", sort=True):
-            on_chrom = peaks[peaks["chrom"] == chrom].sort_values("start", kind="stable")
-            if on_chrom.empty:
+            if chrom not in peaks_by_chrom:
                 continue
+            on_chrom = peaks_by_chrom[chrom].sort_values("start", kind="stable")
             peak_start, peak_end = on_chrom["start"].to_numpy(), on_chrom["end"].to_numpy()
             longest = int((peak_end - peak_start).max())
             # candidates: peaks starting before the exon's end and at most `longest` before its start
@@ -263,13 +263,15 @@ def kmer_codes(codes: np.ndarray, starts: np.ndarray, lengths: np.ndarray, k: in
     value = np.zeros(total, dtype=np.int16 if 4 ** k < 2 ** 15 else np.int32)
     valid = np.zeros(total, dtype=bool)
     valid[: max(total - k + 1, 0)] = True
-    letters = np.maximum(codes, 0)
+    not_acgt = np.flatnonzero(codes < 0)
+    letters = np.maximum(codes, 0) if len(not_acgt) else codes
     for j in range(k):
-        valid[: total - j] &= codes[j:] >= 0
         value[: total - j] *= 4
         value[: total - j] += letters[j:]
-    # a k-mer starting within k - 1 of its UTR's end runs into the next UTR
+    # the k-mers holding an N, and those starting within k - 1 of their UTR's end (they run into the next)
+    holding = (not_acgt[:, None] - np.arange(k)[None, :]).ravel()
     tails = ((starts + lengths)[:, None] - np.arange(1, k)[None, :]).ravel()
+    valid[holding[holding >= 0]] = False
     valid[tails[tails >= 0]] = False
     value[~valid] = -1
     return value
@@ -301,7 +303,7 @@ def rbp_sites(utrs, sequences: dict, peaks: pd.DataFrame, motifs: pd.DataFrame, 
     counts = [("eCLIP peaks read", len(peaks)), ("IDR peaks", int(peaks["idr"].sum())),
               ("RBPs with IDR peaks", peaks.loc[peaks["idr"], "rbp"].nunique()),
               ("RBPs with RBNS k-mers", motifs["rbp"].nunique())]
-    rbp_names = sorted(set(motifs["rbp"]) & set(peaks.loc[peaks["idr"], "rbp"]))
+    rbp_names = sorted(set(motifs["rbp"].unique()) & set(peaks.loc[peaks["idr"], "rbp"].unique()))
     counts.append(("RBPs with both", len(rbp_names)))
     rbp_index = {name: n for n, name in enumerate(rbp_names)}
 
@@ -452,17 +454,44 @@ def score_column(attrs: dict) -> str:
     return f"{model}/{strategy}"
 
 
+def _chunk_addresses(dataset):
+    """``(rows per chunk, file offset of each chunk)`` where the rows of ``dataset`` lie in the file as
+    plain bytes: contiguous (``write_probabilities``: one chunk) or chunked over whole rows without
+    filters (``InferenceWriter``, as ZEROSHOT writes); None for anything else (compression, a
+    chunk never written, another file driver)."""
+    if dataset.file.driver != "sec2" or dataset.file.userblock_size or dataset.id.get_create_plist().get_nfilters():
+        return None
+    if dataset.chunks is None:
+        offset = dataset.id.get_offset()
+        return None if offset is None else (max(dataset.shape[0], 1), np.array([offset], dtype=np.int64))
+    rows_per_chunk = dataset.chunks[0]
+    chunks = -(-dataset.shape[0] // rows_per_chunk)
+    if dataset.chunks[1:] != dataset.shape[1:] or dataset.id.get_num_chunks() != chunks:
+        return None
+    offsets = np.empty(chunks, dtype=np.int64)
+
+    def record(info):  # chunk_iter: one walk of the chunk index (get_chunk_info(i) walks it once per chunk)
+        offsets[info.chunk_offset[0] // rows_per_chunk] = info.byte_offset
+
+    dataset.id.chunk_iter(record)
+    return rows_per_chunk, offsets
+
+
 def _gather_rows(dataset, rows: np.ndarray) -> np.ndarray:
     """``dataset[rows]`` (float64) for unsorted, repeated ``rows``.
 
-    A contiguous, unfiltered dataset (what ``write_probabilities`` writes) is mapped into memory
-    at its offset in the file, so only the pages holding the rows are read; any other layout is
-    read block by block.
+    Where the rows lie in the file as plain bytes (:func:`_chunk_addresses`), the file is mapped
+    into memory and only the pages holding the rows are read: a few sites per thousand positions
+    need a fraction of the file. Otherwise the whole dataset is read block by block.
     """
-    offset = dataset.id.get_offset() if dataset.chunks is None else None
-    if offset is not None:
-        mapped = np.memmap(dataset.file.filename, dtype=dataset.dtype, mode="r", offset=offset, shape=dataset.shape)
-        return mapped[rows].astype(np.float64)
+    addresses = _chunk_addresses(dataset)
+    if addresses is not None:
+        rows_per_chunk, offsets = addresses
+        row_bytes = dataset.dtype.itemsize * int(np.prod(dataset.shape[1:]))
+        first_byte = offsets[rows // rows_per_chunk] + (rows % rows_per_chunk) * row_bytes
+        mapped = np.memmap(dataset.file.filename, dtype=np.uint8, mode="r")
+        raw = mapped[first_byte[:, None] + np.arange(row_bytes)]
+        return raw.view(dataset.dtype).reshape(len(rows), *dataset.shape[1:]).astype(np.float64)
     order = np.argsort(rows, kind="stable")
     ordered = rows[order]
     out = np.empty((len(rows), dataset.shape[1]), dtype=np.float64)

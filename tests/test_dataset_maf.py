@@ -142,6 +142,31 @@ def test_malformed_block_names_its_line(inputs):
         extract(genome, maf)
 
 
+def test_comment_lines_and_small_read_chunks_change_nothing(inputs, monkeypatch):
+    """Comments (dropped, also inside a block) and blocks split across read chunks: the same records;
+    errors name the right line."""
+    import utrbench.align.maf as maf_module
+
+    genome, maf, _ = inputs
+    expected = {k: sequences(a) for k, a in extract(genome, maf).items()}
+    commented = MAF.replace("##maf version=1\n", "##maf version=1\n# hal (Mouse,Dog)hg;\n\n")
+    commented = commented.replace("s Dog.chrB", "# a comment inside a block\ns Dog.chrB")
+    maf.write_text(commented)
+    assert {k: sequences(a) for k, a in extract(genome, maf).items()} == expected
+    chunks = maf_module._paragraph_chunks
+    monkeypatch.setattr(maf_module, "_paragraph_chunks", lambda *args: chunks(*args, chunk_size=7))
+    for text in (MAF, commented):
+        maf.write_text(text)
+        assert {k: sequences(a) for k, a in extract(genome, maf).items()} == expected
+    maf.write_text(commented.replace("s Mouse.chr5 115 13 + 1000", "s Mouse.chr5 115 thirteen + 1000"))
+    with pytest.raises(UserError, match=r"aln.maf: block at line 9 is not valid MAF"):
+        extract(genome, maf)
+    for text, line in ((MAF, 12), (commented, 15)):
+        maf.write_text(text.replace("\na score=0\ns hg.chr1 30", "\ns hg.chr1 30"))
+        with pytest.raises(UserError, match=rf"aln.maf: line {line} starts a block without an 'a' line"):
+            extract(genome, maf)
+
+
 def run_orthologs(bed, genome, maf, cwd, *extra):
     return subprocess.run(
         [sys.executable, str(PROJECT / "bin" / "utr_orthologs.py"), "--bed", str(bed), "--genome", str(genome),

@@ -29,6 +29,7 @@ bx-python interval index (:func:`build_maf_index`) instead. Both read a block's 
 import bisect
 import functools
 import heapq
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -401,14 +402,10 @@ class _Lines:
         return "\n".join(lines) + "\n"
 
 
-def _reference_interval(block_text, prefix):
-    """``(chrom, start, end)`` on the reference + strand from a block's first reference 's' line
-    (never its first line: that is the 'a' line)."""
-    at = block_text.find("\ns " + prefix)
-    if at < 0:
-        return None
-    line_end = block_text.find("\n", at + 1)
-    fields = block_text[at + 1:line_end if line_end > 0 else None].split(maxsplit=6)
+def _reference_interval(text, at, prefix):
+    """``(chrom, start, end)`` on the reference + strand from the reference 's' line at ``text[at + 1:]``."""
+    line_end = text.find("\n", at + 1)
+    fields = text[at + 1:line_end if line_end > 0 else None].split(maxsplit=6)
     chrom = fields[1][len(prefix):]
     try:
         start, size = int(fields[2]), int(fields[3])
@@ -419,64 +416,113 @@ def _reference_interval(block_text, prefix):
     return chrom, start, start + size
 
 
-def _block_texts(handle, path, chunk_size=1 << 22):
-    """Yield ``(first_line_number, text)`` per paragraph (blank-line separated), read in large chunks.
-
-    Splitting big chunks in C is what makes skipping the blocks outside every UTR cheap. A file
-    whose last line has no newline was cut off while being written: that is an error.
-    """
-    line_number, pending = 1, ""
+def _paragraph_chunks(handle, path, lines_before, pending, chunk_size=1 << 22):
+    """Yield ``(lines_before, text)``: ``pending`` and the rest of the file in pieces of about
+    ``chunk_size`` characters, each ending at a blank line (whole paragraphs); ``lines_before``
+    counts the lines of the file before ``text``. A file whose last line has no newline was cut
+    off while being written: that is an error."""
     while True:
         chunk = handle.read(chunk_size)
         text = pending + chunk
-        if not chunk and text.strip() and not text.endswith("\n"):
-            raise UserError(f"{path}: line {line_number + text.count(chr(10))} ends without a newline; "
-                            "the MAF is truncated.")
-        paragraphs = text.split("\n\n")
-        pending = paragraphs.pop() if chunk else ""
-        for paragraph in paragraphs:
-            stripped = paragraph.lstrip("\n")
-            yield line_number + len(paragraph) - len(stripped), stripped
-            line_number += paragraph.count("\n") + 2
         if not chunk:
+            if text.strip() and not text.endswith("\n"):
+                raise UserError(f"{path}: line {lines_before + text.count(chr(10))} ends without a newline; "
+                                "the MAF is truncated.")
+            if text:
+                yield lines_before, text
             return
+        cut = text.rfind("\n\n") + 2
+        if cut > 1:
+            yield lines_before, text[:cut]
+            lines_before += text.count("\n", 0, cut)
+        pending = text[cut:] if cut > 1 else text
+
+
+class _BlockCount:
+    """Blocks seen, blocks with a reference row, and the first row's src (for the error message)."""
+
+    def __init__(self):
+        self.blocks, self.with_reference, self.example = 0, 0, None
+
+
+def _overlapping_by_find(text, lines_before, path, extractor, count):
+    """The blocks of a comment-free piece of well-formed paragraphs whose first reference row
+    overlaps a UTR, as ``(line, block text)``.
+
+    Jumps from one reference 's' line to the next with ``str.find`` (C): the rows of the other
+    species, most of a block's text, are never looked at in a block outside every UTR.
+    """
+    needle = "\ns " + extractor.prefix
+    count.blocks += text.count("\na") + text.startswith("a")
+    line, counted = lines_before, 0
+    at = text.find(needle)
+    while at >= 0:
+        previous_blank = text.rfind("\n\n", 0, at)
+        start = previous_blank + 2 if previous_blank >= 0 else len(text) - len(text.lstrip("\n"))
+        end = text.find("\n\n", at)
+        end = len(text) if end < 0 else end + 1
+        count.with_reference += 1
+        if extractor.index.overlapping(*_reference_interval(text, at, extractor.prefix)):
+            line += text.count("\n", counted, start)
+            counted = start
+            yield line + 1, text[start:end]
+        at = text.find(needle, end)
+
+
+def _overlapping_by_paragraph(text, lines_before, path, extractor, count):
+    """The same as :func:`_overlapping_by_find`, one paragraph at a time: for pieces holding
+    comment lines ('#', dropped) or a paragraph that does not start with an 'a' line (an error)."""
+    line = lines_before
+    for paragraph in text.split("\n\n"):
+        stripped = paragraph.lstrip("\n")
+        first_line = line + len(paragraph) - len(stripped)
+        line += paragraph.count("\n") + 2
+        if "#" in stripped:  # '#' only starts comment lines
+            stripped = "".join(row + "\n" for row in stripped.split("\n") if row and not row.startswith("#"))
+        if not stripped.strip():
+            continue
+        if not stripped.startswith("a"):
+            raise UserError(f"{path}: line {first_line + 1} starts a block without an 'a' line.")
+        count.blocks += 1
+        at = ("\n" + stripped).find("\ns " + extractor.prefix)
+        if at < 0:
+            continue
+        count.with_reference += 1
+        if extractor.index.overlapping(*_reference_interval(stripped, at - 1, extractor.prefix)):
+            yield first_line + 1, stripped
+
+
+_NOT_A_BLOCK_START = re.compile(r"\n\n+[^a\n]")
 
 
 def overlapping_blocks(path: Path, extractor):
     """Yield a :class:`Block` for every block whose reference row overlaps a UTR, in file order.
 
-    Blocks are split off as text and parsed only when the coordinates of their reference row
-    (read from its 's' line) overlap a UTR: in a whole-genome alignment almost all blocks lie
-    outside 3'UTRs. A MAF none of whose blocks has a reference row is an error (a wrong
-    ``--reference``).
+    Blocks are parsed only when the coordinates of their first reference row (read from its 's'
+    line) overlap a UTR: in a whole-genome alignment almost all blocks lie outside 3'UTRs, and
+    those are skipped without being split into lines. A MAF none of whose blocks has a reference
+    row is an error (a wrong ``--reference``).
     """
-    blocks, example = 0, None
+    count = _BlockCount()
     with open_text(path) as handle:
         try:
             if not handle.readline().startswith("##maf"):
                 raise UserError(f"{path}: line 1 is not a '##maf' header; not a MAF file.")
-            with_reference = 0
-            for first_line, text in _block_texts(handle, path):
-                if "#" in text:  # '#' only starts comment lines
-                    text = "".join(line + "\n" for line in text.split("\n") if line and not line.startswith("#"))
-                if not text.strip():
-                    continue
-                if not text.startswith("a"):
-                    raise UserError(f"{path}: line {first_line + 1} starts a block without an 'a' line.")
-                blocks += 1
-                if example is None:
-                    example = text[text.find("\ns ") + 3:].split(maxsplit=1)[0] if "\ns " in text else None
-                interval = _reference_interval(text, extractor.prefix)
-                if interval is None:
-                    continue
-                with_reference += 1
-                if extractor.index.overlapping(*interval):
-                    yield parse_block(text, extractor.prefix, f"{path}: block at line {first_line + 1}")
+            lines_before, line = 1, handle.readline()
+            while line.startswith("#") or line == "\n":  # comments before the first block (hal2maf's tree)
+                lines_before, line = lines_before + 1, handle.readline()
+            for lines_before, text in _paragraph_chunks(handle, path, lines_before, line):
+                if count.example is None and "\ns " in text:
+                    count.example = text[text.find("\ns ") + 3:].split(maxsplit=1)[0]
+                plain = "#" not in text and text.lstrip("\n")[:1] in ("a", "") and not _NOT_A_BLOCK_START.search(text)
+                scan = _overlapping_by_find if plain else _overlapping_by_paragraph
+                for line, block in scan(text, lines_before, path, extractor, count):
+                    yield parse_block(block, extractor.prefix, f"{path}: block at line {line}")
         except (UnicodeDecodeError, EOFError, OSError) as error:
             raise UserError(f"{path}: not a readable MAF file, or a truncated one ({error}).") from None
-    if blocks and not with_reference:
-        raise UserError(f"{path}: none of its {blocks} blocks has a row of the reference "
-                        f"{extractor.reference!r} (rows are named like {example!r}); check --reference.")
+    if count.blocks and not count.with_reference:
+        raise UserError(f"{path}: none of its {count.blocks} blocks has a row of the reference "
+                        f"{extractor.reference!r} (rows are named like {count.example!r}); check --reference.")
 
 
 def stream_alignments(maf_paths, utrs, genome, reference):

@@ -439,7 +439,8 @@ def _paragraph_chunks(handle, path, lines_before, pending, chunk_size=1 << 22):
 
 
 class _BlockCount:
-    """Blocks seen, blocks with a reference row, and the first row's src (for the error message)."""
+    """Blocks seen (until one has a reference row), blocks with a reference row, and the first
+    row's src: what the error for a MAF without reference rows says."""
 
     def __init__(self):
         self.blocks, self.with_reference, self.example = 0, 0, None
@@ -453,7 +454,8 @@ def _overlapping_by_find(text, lines_before, path, extractor, count):
     species, most of a block's text, are never looked at in a block outside every UTR.
     """
     needle = "\ns " + extractor.prefix
-    count.blocks += text.count("\na") + text.startswith("a")
+    if not count.with_reference:  # the count only goes into the error for a MAF without reference rows
+        count.blocks += text.count("\na") + text.startswith("a")
     line, counted = lines_before, 0
     at = text.find(needle)
     while at >= 0:

@@ -489,8 +489,10 @@ def _gather_rows(dataset, rows: np.ndarray) -> np.ndarray:
         rows_per_chunk, offsets = addresses
         row_bytes = dataset.dtype.itemsize * int(np.prod(dataset.shape[1:]))
         first_byte = offsets[rows // rows_per_chunk] + (rows % rows_per_chunk) * row_bytes
+        in_file_order = np.argsort(first_byte, kind="stable")  # forward through the file: the kernel reads ahead
         mapped = np.memmap(dataset.file.filename, dtype=np.uint8, mode="r")
-        raw = mapped[first_byte[:, None] + np.arange(row_bytes)]
+        raw = np.empty((len(rows), row_bytes), dtype=np.uint8)
+        raw[in_file_order] = mapped[first_byte[in_file_order][:, None] + np.arange(row_bytes)]
         return raw.view(dataset.dtype).reshape(len(rows), *dataset.shape[1:]).astype(np.float64)
     order = np.argsort(rows, kind="stable")
     ordered = rows[order]

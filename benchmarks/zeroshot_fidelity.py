@@ -39,7 +39,7 @@ from utrbench.models import init_model  # noqa: E402
 from utrbench.seq.fasta import write_fasta  # noqa: E402
 from utrbench.tasks.rbp import rbp_sites, read_eclip_peaks, score_sites  # noqa: E402
 from utrbench.train.recipe import read_recipe  # noqa: E402
-from utrbench.train.trainer import Distributed, Trainer  # noqa: E402
+from utrbench.train.trainer import Distributed, Trainer, open_stores  # noqa: E402
 
 ELEMENT, KMER = "TGTAAATA", "GTAAA"
 STRATEGIES = ("exact", "strided:6", "strided:24", "strided:96", "unmasked")
@@ -69,7 +69,9 @@ def train(family, fasta, lr, max_steps, target_loss):
     recipe = read_recipe(ROOT / "conf" / "recipes" / f"{family}_tiny.json")
     recipe = dataclasses.replace(recipe, steps=max_steps, lr=lr, schedule="constant", warmup_steps=0)
     loaded = init_model(family, "tiny", seed=1, species=["Homo_sapiens"])
-    trainer = Trainer(loaded, recipe, [fasta], seed=1, dist=Distributed.from_environment("cpu"))
+    dist = Distributed.from_environment("cpu")
+    store, _ = open_stores(loaded, [fasta], [], fasta.parent / f"{family}_store", dist, workers=1, log=None)
+    trainer = Trainer(loaded, recipe, store, seed=1, dist=dist)
     losses = []
     while trainer.step < max_steps:
         losses.append(trainer.train_step().loss)

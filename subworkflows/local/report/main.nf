@@ -28,7 +28,8 @@ workflow REPORT {
     MODEL_CARD(models)
     MULTIQC_REPORT(
         metrics.mix(ZOOAL_AGREEMENT.out.metrics).collect().ifEmpty([]),
-        figures.filter { file -> file.name.endsWith('.png') }.collect().ifEmpty([]),
+        // a plotting task with several PNGs emits them as one list: flatten to files first
+        figures.flatten().filter { file -> file.name.endsWith('.png') }.collect().ifEmpty([]),
         MODEL_CARD.out.card.collect().ifEmpty([]),
         runs.map { _meta, run -> run }.collect().ifEmpty([]),
         published,

@@ -573,9 +573,29 @@ def _spill_file_alignments(job) -> Path:
     chromosome's records."""
     maf_path, utrs, genome_path, reference, spill_path = job
     with Genome(genome_path) as genome, open(spill_path, "wb") as spill:
-        for record in _file_alignments(maf_path, utrs, genome, reference):
-            pickle.dump(record, spill, protocol=pickle.HIGHEST_PROTOCOL)
+        for index, first_block, alignment in _file_alignments(maf_path, utrs, genome, reference):
+            pickle.dump((index, first_block, *_pack(alignment)), spill, protocol=pickle.HIGHEST_PROTOCOL)
     return spill_path
+
+
+def _pack(alignment: UtrAlignment) -> tuple:
+    """``alignment`` as plain tuples and one bytes matrix of its columns: pickling dataclasses and
+    one array per species would cost a third of the extraction's time. Its species and columns share
+    one key order (:meth:`_Extractor.finish` fills both in one loop)."""
+    species = tuple((found.species, found.contig, found.strand, found.sequence, found.covered_positions,
+                     found.candidates) for found in alignment.species.values())
+    columns = b"".join(column.tobytes() for column in alignment.columns.values())
+    return alignment.utr_id, alignment.length, species, columns
+
+
+def _unpack(utr_id, length, species, columns) -> UtrAlignment:
+    """The :class:`UtrAlignment` that :func:`_pack` took apart."""
+    alignment = UtrAlignment(utr_id, length)
+    matrix = np.frombuffer(bytearray(columns), dtype=np.uint8).reshape(len(species), length)
+    for row, fields in enumerate(species):
+        alignment.species[fields[0]] = SpeciesAlignment(*fields)
+        alignment.columns[fields[0]] = matrix[row]
+    return alignment
 
 
 def _read_spill(spill_path: Path):
@@ -583,9 +603,10 @@ def _read_spill(spill_path: Path):
     with open(spill_path, "rb") as spill:
         while True:
             try:
-                yield pickle.load(spill)
+                index, first_block, *packed = pickle.load(spill)
             except EOFError:
                 break
+            yield index, first_block, _unpack(*packed)
     spill_path.unlink()
 
 

@@ -31,7 +31,8 @@ average, and per side a linear fit ``seconds = a + b x MB`` over the measured si
 speedup ``b_reference / b_side`` (what a study-size MAF, gigabytes, converges to). The single-MAF
 cases use CPU seconds, which other jobs on a shared machine do not inflate; workers save only wall
 time, so ``per_chromosome`` is fitted on both clocks, and its wall figures mean something only
-with free cores (the load average says whether there were).
+with free cores: the load average and the ``parallel capacity`` (throughput of two busy processes
+over one's, measured at the start and the end) say whether there were.
 
 Last lines: ``speedup_genome`` (one whole-genome MAF, CPU), ``speedup_targets`` (one UTR-only MAF,
 CPU), ``speedup_per_chromosome_cpu``, and ``speedup: <ratio>``: the ``per_chromosome`` case, two
@@ -45,6 +46,7 @@ import bisect
 import functools
 import hashlib
 import json
+import multiprocessing
 import os
 import resource
 import subprocess
@@ -312,6 +314,26 @@ def run_side(name: str, directory: Path) -> dict:
             "worker_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
+def _burn(cpu_seconds: float) -> None:
+    """Spin for ``cpu_seconds`` of CPU time."""
+    started = time.process_time()
+    while time.process_time() - started < cpu_seconds:
+        pass
+
+
+def parallel_capacity(cpu_seconds: float = 0.5) -> float:
+    """How many cores this run's processes get together: the throughput of WORKERS busy processes
+    over that of one (WORKERS on an idle machine with that many cores, 1 where the scheduler gives
+    all of them one share, as Linux autogroups do with other sessions' jobs running)."""
+    walls = []
+    for processes in (1, WORKERS):
+        with multiprocessing.Pool(processes) as pool:
+            started = time.perf_counter()
+            pool.map(_burn, [cpu_seconds] * processes)
+            walls.append(time.perf_counter() - started)
+    return WORKERS * walls[0] / walls[1]
+
+
 def child(name: str, directory: Path) -> dict:
     """Run one side in a fresh interpreter."""
     output = subprocess.run([sys.executable, __file__, "--child", name, "--dir", str(directory)],
@@ -371,8 +393,10 @@ def main():
     print(f"{len(SPECIES) + 1} species, UTRs of {UTR_LENGTH} nt, {os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.1f}; seconds exclude the imports (reported apart); fits and ratios on CPU "
           "seconds, and for per_chromosome also on wall seconds (parallel workers show only there)")
+    print(f"parallel capacity: {WORKERS} busy processes ran {parallel_capacity():.2f}x as fast in all as one "
+          f"({WORKERS} where {WORKERS} cores are free)")
     speedups = {name: run_case(name, CASES[name], sizes) for name in args.cases.split(",")}
-    print(f"load average at the end {os.getloadavg()[0]:.1f}")
+    print(f"load average at the end {os.getloadavg()[0]:.1f}, parallel capacity {parallel_capacity():.2f}x")
     if "genome" in speedups:
         print(f"speedup_genome: {speedups['genome']['cpu_seconds']['ours']:.2f}  (one whole-genome MAF, CPU seconds)")
     if "targets" in speedups:

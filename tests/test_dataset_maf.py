@@ -350,3 +350,91 @@ def test_streaming_equals_plain_bx_extraction_on_a_genome_wide_maf(tmp_path):
                 (sequence, contig, strand, positions, candidates), (utr_id, species)
             np.testing.assert_array_equal(found.columns[species], column)
     assert sum(len(by_species) for by_species in expected.values()) > 15  # the comparison is not empty
+
+
+@pytest.fixture
+def per_chromosome(tmp_path):
+    """One generated MAF per chromosome (blocks on both strands, UTRs on both, spliced ones), the
+    genome and the UTR BED; chr4 has blocks but no UTR."""
+    rng = np.random.default_rng(11)
+    lengths = {"chr1": 2500, "chr2": 1800, "chr3": 1200, "chr4": 400}
+    chroms = {name: "".join(rng.choice(list("ACGT"), length)) for name, length in lengths.items()}
+    (tmp_path / "maf").mkdir()
+    for name, sequence in chroms.items():
+        (tmp_path / "maf" / f"{name}.maf").write_text(_random_maf(rng, {name: sequence}, ["Mouse", "Dog", "Cow"]))
+    genome = tmp_path / "genome.fa"
+    genome.write_text("".join(f">{name}\n{sequence}\n" for name, sequence in chroms.items()))
+    utrs = [Utr("P1", "chr1", "+", [(100, 180)]), Utr("M1", "chr1", "-", [(400, 470)]),
+            Utr("S1", "chr1", "-", [(1000, 1030), (1100, 1161)]), Utr("M2", "chr2", "-", [(0, 45)]),
+            Utr("S2", "chr2", "+", [(1200, 1260), (1300, 1330)]), Utr("P3", "chr3", "+", [(1150, 1200)]),
+            Utr("M3", "chr3", "-", [(30, 300)])]
+    bed = tmp_path / "utrs.bed"
+    bed.write_text("".join(f"{u.chrom}\t{s}\t{e}\t{u.utr_id}\t0\t{u.strand}\n" for u in utrs for s, e in u.exons))
+    return genome, sorted((tmp_path / "maf").glob("*.maf")), bed, utrs
+
+
+def test_parallel_chromosomes_equal_the_serial_stream_in_order(per_chromosome):
+    genome, mafs, _, utrs = per_chromosome
+
+    def records(workers):
+        return [(a.utr_id, {s: (f.sequence, f.contig, f.strand, f.covered_positions, f.candidates, a.columns[s].tobytes())
+                            for s, f in a.species.items()})
+                for a in stream_alignments(mafs, utrs, Genome(genome), "hg", workers=workers)]
+
+    serial = records(1)
+    assert sum(len(by_species) for _, by_species in serial) > 15  # the comparison is not empty
+    assert records(3) == serial and records(2) == serial  # more and fewer workers than MAFs
+    expected = {}
+    for maf in mafs:  # each chromosome's records equal the plain bx extraction of its MAF alone
+        expected.update({utr_id: by_species for utr_id, by_species in plain_bx_alignments(maf, utrs, "hg").items()
+                         if by_species})
+    assert {utr_id: {s: v[:5] for s, v in by_species.items()} for utr_id, by_species in serial if by_species} == \
+        {utr_id: {s: v[:5] for s, v in by_species.items()} for utr_id, by_species in expected.items()}
+
+
+def _run_cli(script, bed, genome, maf_dir, cwd, *extra):
+    return subprocess.run(
+        [sys.executable, str(PROJECT / "bin" / script), "--bed", str(bed), "--genome", str(genome),
+         "--maf-dir", str(maf_dir), "--reference", "hg", *extra], cwd=cwd, capture_output=True, text=True)
+
+
+def test_cli_workers_write_byte_identical_outputs(per_chromosome, tmp_path):
+    genome, mafs, bed, _ = per_chromosome
+    outputs = {}
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}"
+        out.mkdir()
+        for script, extra in [("utr_orthologs.py", ["--out-fasta", "o.fa", "--out-coverage", "o.tsv",
+                                                     "--out-summary", "s.tsv"]),
+                              ("zooal.py", ["--out", "zooal.h5"])]:
+            result = _run_cli(script, bed, genome, mafs[0].parent, out, "--workers", str(workers), *extra)
+            assert result.returncode == 0, result.stderr
+        outputs[workers] = {path.name: path.read_bytes() for path in sorted(out.iterdir())}
+    assert sorted(outputs[1]) == ["o.fa", "o.tsv", "s.tsv", "zooal.h5"]
+    assert outputs[2] == outputs[1]
+
+
+def test_bad_maf_in_a_worker_exits_2_naming_file_and_line_without_output(per_chromosome, tmp_path):
+    genome, mafs, bed, _ = per_chromosome
+    lines = mafs[1].read_text().split("\n")
+    number = next(n for n, line in enumerate(lines) if line.startswith("s hg.chr2"))  # 0-based: line number + 1
+    fields = lines[number].split(" ")
+    fields[3] = "many"
+    lines[number] = " ".join(fields)
+    mafs[1].write_text("\n".join(lines))
+    result = _run_cli("utr_orthologs.py", bed, genome, mafs[0].parent, tmp_path, "--workers", "2",
+                      "--out-fasta", "o.fa", "--out-coverage", "o.tsv")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"error: {mafs[1]}: block at line {number} is not valid MAF"), result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "o.fa").exists() and not (tmp_path / "o.tsv").exists()
+
+
+def test_utr_aligned_in_two_mafs_is_an_error_for_any_workers(per_chromosome, tmp_path):
+    genome, mafs, _, utrs = per_chromosome
+    copy = tmp_path / "maf" / "chr1_again.maf"
+    copy.write_text(mafs[0].read_text())
+    for workers in (1, 2):
+        with pytest.raises(UserError, match=r"chr1_again.maf: block at hg.chr1:\d+ overlaps UTR P1, which "
+                                            r".*chr1.maf also aligns"):
+            list(stream_alignments(sorted([*mafs, copy]), utrs, Genome(genome), "hg", workers=workers))

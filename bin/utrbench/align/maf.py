@@ -21,7 +21,9 @@ Streaming (:func:`stream_alignments`) reads the MAF once, in order, and holds on
 whose blocks are still arriving: a UTR is finished when a block on its contig starts past its
 end or another contig begins, so the MAF must be sorted by reference position (hal2maf and
 UCSC MAFs are); blocks that overlap no UTR are skipped from their reference 's' line without
-being parsed. Indexed access (:func:`indexed_alignments`) reads only the UTRs' blocks through a
+being parsed. Several MAFs (one per chromosome) are read by a pool of worker processes, one
+MAF each, their UTRs merged in input order so the output does not depend on the number of
+workers. Indexed access (:func:`indexed_alignments`) reads only the UTRs' blocks through a
 bx-python interval index (:func:`build_maf_index`) instead. Both read a block's rows with
 :func:`parse_block`.
 """
@@ -29,7 +31,10 @@ bx-python interval index (:func:`build_maf_index`) instead. Both read a block's 
 import bisect
 import functools
 import heapq
+import multiprocessing
+import pickle
 import re
+import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +46,7 @@ from bx import interval_index_file
 
 from utrbench.align.utrs import read_utr_bed
 from utrbench.errors import UserError
+from utrbench.seq.genome import Genome
 from utrbench.seq.gtf import open_text
 
 GAP = ord("-")
@@ -403,7 +409,8 @@ class _Lines:
 
 
 def _reference_interval(text, at, prefix):
-    """``(chrom, start, end)`` on the reference + strand from the reference 's' line at ``text[at + 1:]``."""
+    """``(chrom, start, end)`` on the reference + strand from the reference 's' line at ``text[at + 1:]``,
+    or None when its fields are not numbers."""
     line_end = text.find("\n", at + 1)
     fields = text[at + 1:line_end if line_end > 0 else None].split(maxsplit=6)
     chrom = fields[1][len(prefix):]
@@ -412,7 +419,7 @@ def _reference_interval(text, at, prefix):
         if fields[4] == "-":
             start = int(fields[5]) - start - size
     except (ValueError, IndexError):
-        return chrom, 0, 0  # malformed: parse_block names the problem if the block is parsed
+        return None  # malformed: the block is parsed, and parse_block names the problem
     return chrom, start, start + size
 
 
@@ -464,7 +471,8 @@ def _overlapping_by_find(text, lines_before, path, extractor, count):
         end = text.find("\n\n", at)
         end = len(text) if end < 0 else end + 1
         count.with_reference += 1
-        if extractor.index.overlapping(*_reference_interval(text, at, extractor.prefix)):
+        interval = _reference_interval(text, at, extractor.prefix)
+        if interval is None or extractor.index.overlapping(*interval):
             line += text.count("\n", counted, start)
             counted = start
             yield line + 1, text[start:end]
@@ -490,7 +498,8 @@ def _overlapping_by_paragraph(text, lines_before, path, extractor, count):
         if at < 0:
             continue
         count.with_reference += 1
-        if extractor.index.overlapping(*_reference_interval(stripped, at - 1, extractor.prefix)):
+        interval = _reference_interval(stripped, at - 1, extractor.prefix)
+        if interval is None or extractor.index.overlapping(*interval):
             yield first_line + 1, stripped
 
 
@@ -527,42 +536,119 @@ def overlapping_blocks(path: Path, extractor):
                         f"{extractor.reference!r} (rows are named like {count.example!r}); check --reference.")
 
 
-def stream_alignments(maf_paths, utrs, genome, reference):
-    """Yield a :class:`UtrAlignment` for every UTR, reading each MAF once in order.
+def _file_alignments(maf_path: Path, utrs: list, genome, reference):
+    """Yield ``(utr_index, first_block, UtrAlignment)`` for every UTR the blocks of one MAF touch, as
+    soon as the stream has passed it; ``first_block`` (``src:start``) names the block that opened it.
 
-    UTRs are yielded as soon as the stream has passed them, then the UTRs that no block
-    touched (in input order). Memory holds only the UTRs still open, not the MAF.
-    Several MAFs (e.g. one per chromosome from hal2maf) are read one after another.
+    Memory holds only the UTRs still open, not the MAF.
     """
-    utrs = list(utrs)
-    finished = set()
-    for maf_path in map(Path, maf_paths):
-        extractor = _Extractor(utrs, genome, reference, maf_path)
-        open_utrs, ends, current_chrom = {}, [], None
+    extractor = _Extractor(utrs, genome, reference, maf_path)
+    open_utrs, first_blocks, ends, finished, current_chrom = {}, {}, [], set(), None
 
-        def close(until):
-            while ends and ends[0][0] <= until:
-                _, index = heapq.heappop(ends)
-                finished.add(index)
-                yield extractor.finish(index, open_utrs.pop(index))
+    def close(until):
+        while ends and ends[0][0] <= until:
+            _, index = heapq.heappop(ends)
+            finished.add(index)
+            yield index, first_blocks.pop(index), extractor.finish(index, open_utrs.pop(index))
 
-        for block in overlapping_blocks(maf_path, extractor):
-            if block.chrom != current_chrom:
-                yield from close(float("inf"))
-                current_chrom = block.chrom
-            yield from close(block.start)
-            already_open = set(open_utrs)
-            for index in dict.fromkeys(extractor.add_block(block, open_utrs)):
-                if index in finished:
-                    raise UserError(
-                        f"{maf_path}: block at {block.src}:{block.start} comes after blocks "
-                        f"past UTR {utrs[index].utr_id}; the MAF must be sorted by reference position.")
-                if index not in already_open:
-                    heapq.heappush(ends, (utrs[index].exons[-1][1], index))
-        yield from close(float("inf"))
+    for block in overlapping_blocks(maf_path, extractor):
+        if block.chrom != current_chrom:
+            yield from close(float("inf"))
+            current_chrom = block.chrom
+        yield from close(block.start)
+        for index in dict.fromkeys(extractor.add_block(block, open_utrs)):
+            if index in finished:
+                raise UserError(
+                    f"{maf_path}: block at {block.src}:{block.start} comes after blocks "
+                    f"past UTR {utrs[index].utr_id}; the MAF must be sorted by reference position.")
+            if index not in first_blocks:
+                first_blocks[index] = f"{block.src}:{block.start}"
+                heapq.heappush(ends, (utrs[index].exons[-1][1], index))
+    yield from close(float("inf"))
+
+
+def _spill_file_alignments(job) -> Path:
+    """Worker of :func:`_alignments_in_workers`: :func:`_file_alignments` of one MAF, pickled one
+    record after another to ``spill_path``, so neither the worker nor the parent holds a whole
+    chromosome's records."""
+    maf_path, utrs, genome_path, reference, spill_path = job
+    with Genome(genome_path) as genome, open(spill_path, "wb") as spill:
+        for index, first_block, alignment in _file_alignments(maf_path, utrs, genome, reference):
+            pickle.dump((index, first_block, *_pack(alignment)), spill, protocol=pickle.HIGHEST_PROTOCOL)
+    return spill_path
+
+
+def _pack(alignment: UtrAlignment) -> tuple:
+    """``alignment`` as plain tuples and one bytes matrix of its columns: pickling dataclasses and
+    one array per species would cost a third of the extraction's time. Its species and columns share
+    one key order (:meth:`_Extractor.finish` fills both in one loop)."""
+    species = tuple((found.species, found.contig, found.strand, found.sequence, found.covered_positions,
+                     found.candidates) for found in alignment.species.values())
+    columns = b"".join(column.tobytes() for column in alignment.columns.values())
+    return alignment.utr_id, alignment.length, species, columns
+
+
+def _unpack(utr_id, length, species, columns) -> UtrAlignment:
+    """The :class:`UtrAlignment` that :func:`_pack` took apart."""
+    alignment = UtrAlignment(utr_id, length)
+    matrix = np.frombuffer(bytearray(columns), dtype=np.uint8).reshape(len(species), length)
+    for row, fields in enumerate(species):
+        alignment.species[fields[0]] = SpeciesAlignment(*fields)
+        alignment.columns[fields[0]] = matrix[row]
+    return alignment
+
+
+def _read_spill(spill_path: Path):
+    """The records :func:`_spill_file_alignments` wrote, in order; the file is removed once read."""
+    with open(spill_path, "rb") as spill:
+        while True:
+            try:
+                index, first_block, *packed = pickle.load(spill)
+            except EOFError:
+                break
+            yield index, first_block, _unpack(*packed)
+    spill_path.unlink()
+
+
+def _alignments_in_workers(maf_paths: list, utrs: list, genome, reference, workers: int):
+    """Yield ``(maf_path, records)`` in input order, the MAFs read by a pool of ``workers`` processes,
+    one MAF each at a time. A worker's error (a ``UserError`` naming the file and line) is raised
+    here when its MAF's turn comes; leaving early terminates the pool."""
+    with tempfile.TemporaryDirectory(prefix="utrbench_maf.") as spill_dir, \
+            multiprocessing.Pool(min(workers, len(maf_paths))) as pool:
+        jobs = [(path, utrs, genome.path, reference, Path(spill_dir) / f"{number}.pickle")
+                for number, path in enumerate(maf_paths)]
+        for maf_path, spill_path in zip(maf_paths, pool.imap(_spill_file_alignments, jobs)):
+            yield maf_path, _read_spill(spill_path)
+
+
+def stream_alignments(maf_paths, utrs, genome, reference, workers: int = 1):
+    """Yield a :class:`UtrAlignment` for every UTR, reading each MAF once.
+
+    Several MAFs (e.g. one per chromosome from hal2maf) are read by ``workers`` processes, one MAF
+    per worker, and their UTRs yielded in the order of ``maf_paths``, each MAF's in stream order:
+    the order, so the output, is the same for any number of workers. Then the UTRs that no block
+    touched (in input order). A UTR whose blocks lie in two MAFs is an error, as a block that comes
+    after the stream passed its UTR is within one.
+    """
+    utrs, maf_paths = list(utrs), list(map(Path, maf_paths))
+    if workers > 1 and len(maf_paths) > 1:
+        per_file = _alignments_in_workers(maf_paths, utrs, genome, reference, workers)
+    else:
+        per_file = ((path, _file_alignments(path, utrs, genome, reference)) for path in maf_paths)
+    file_of = {}  # UTR index -> the MAF that aligned it
+    for maf_path, records in per_file:
+        for index, first_block, alignment in records:
+            if index in file_of:
+                raise UserError(
+                    f"{maf_path}: block at {first_block} overlaps UTR {utrs[index].utr_id}, which "
+                    f"{file_of[index]} also aligns; the MAFs must be sorted by reference position, "
+                    "each UTR's blocks in one file.")
+            file_of[index] = maf_path
+            yield alignment
     extractor = _Extractor(utrs, genome, reference, "")
     for index in range(len(utrs)):
-        if index not in finished:
+        if index not in file_of:
             yield extractor.finish(index, None)
 
 
@@ -644,12 +730,13 @@ def read_utrs_on_genome(bed, genome) -> list:
     return utrs
 
 
-def utr_alignments(bed, genome, maf_paths, maf_dir, maf_index, reference):
-    """The UTRs of ``bed`` and an iterator of their alignments (indexed or streamed)."""
+def utr_alignments(bed, genome, maf_paths, maf_dir, maf_index, reference, workers=1):
+    """The UTRs of ``bed`` and an iterator of their alignments (indexed, or streamed by ``workers``
+    processes, one MAF each)."""
     maf_paths = resolve_maf_paths(maf_paths, maf_dir)
     utrs = read_utrs_on_genome(bed, genome)
     if maf_index:
         if len(maf_paths) != 1:
             raise UserError("--maf-index indexes one MAF; give exactly one --maf with it.")
         return utrs, indexed_alignments(maf_paths[0], maf_index, utrs, genome, reference)
-    return utrs, stream_alignments(maf_paths, utrs, genome, reference)
+    return utrs, stream_alignments(maf_paths, utrs, genome, reference, workers)

@@ -283,7 +283,8 @@ output {
         path 'pipeline_info'
     }
     multiqc {
-        // multiqc_report.html and the custom content it was built from (multiqc_content/).
-        path 'multiqc'
+        // multiqc/multiqc_report.html and the custom content it was built from (multiqc/multiqc_content/):
+        // the task writes them under multiqc/ already
+        path '.'
     }
 }

@@ -5,9 +5,10 @@ median ~1.1 kb) in several shards:
 
 1. the one-time tokenisation into the token store (``--workers`` processes over the shards), in
    nucleotides and tokens per second;
-2. the data path alone, no model: batches of the base recipe's ``context_tokens`` and
-   ``tokens_per_batch`` sliced from the store by the prefetching thread, moved to tensors and
-   masked (what the trainer consumes), in real tokens per second, against the reference a user
+2. the data path alone, no model: the trainer's own ``Trainer.next_micro_batch`` (what each
+   training step waits for) on the base recipe's ``context_tokens`` and ``tokens_per_batch``:
+   batches sliced from the store by the prefetching thread, moved to tensors and masked, in
+   real tokens per second, against the reference a user
    would otherwise write: the text path of the study's loader (read the FASTA record by record,
    crop, tokenise, pad, mask), in the same run;
 3. the model: a few optimiser steps of the ``base`` model on one CPU-sized micro-batch per step.
@@ -29,7 +30,7 @@ import torch
 
 from utrbench.models import families, init_model
 from utrbench.seq import iter_fasta
-from utrbench.train.data import BatchStream, Layout, Prefetcher
+from utrbench.train.data import Layout
 from utrbench.train.masking import mask_batch
 from utrbench.train.recipe import read_recipe
 from utrbench.train.token_store import TokenStore, build_token_store
@@ -52,27 +53,26 @@ def write_shards(folder, records, shards, seed=0):
     return paths, int(lengths.sum())
 
 
-def masked(batch, tokenizer, tokenization, generator, recipe):
-    ids, attention, species = (torch.from_numpy(np.ascontiguousarray(a)) for a in batch)
-    inputs, labels = mask_batch(ids, attention, tokenizer, tokenization, generator, rate=recipe.mask_rate,
-                                edge_margin=recipe.edge_margin)
-    return int(attention.sum())
+def store_path_rate(trainer, seconds):
+    """Real tokens/s of masked micro-batches from the token store: the trainer's own data path.
 
-
-def store_path_rate(store, loaded, recipe, seconds):
-    """Real tokens/s of masked batches from the token store through the prefetching thread."""
-    tokenizer, tokenization = loaded.tokenizer, loaded.family.tokenization
-    layout = Layout.of(tokenizer, tokenization, recipe.context_tokens, recipe.shift_max)
-    stream = BatchStream(store, layout, 0, recipe.tokens_per_batch, tokenizer.pad_id, shift_max=recipe.shift_max)
-    prefetcher = Prefetcher(stream, depth=8)
-    generator = torch.Generator().manual_seed(0)
-    masked(prefetcher.next()[0], tokenizer, tokenization, generator, recipe)  # warm-up
+    ``Trainer.next_micro_batch`` is what every training step waits for before its forward pass:
+    the prefetching thread's batch from the store, moved to the device and masked there.
+    """
+    trainer.next_micro_batch(0)  # warm-up: the thread starts, the first chunk of examples is computed
     tokens, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
-        tokens += masked(prefetcher.next()[0], tokenizer, tokenization, generator, recipe)
-    elapsed = time.perf_counter() - started
-    prefetcher.close()
-    return tokens / elapsed
+        tokens += int(trainer.next_micro_batch(0)["attention_mask"].sum())
+    return tokens / (time.perf_counter() - started)
+
+
+def masked(batch, tokenizer, tokenization, generator, recipe):
+    """Mask a text-path batch as the trainer does; its real tokens."""
+    ids, attention, species = (torch.from_numpy(np.ascontiguousarray(a)) for a in batch)
+    mask_batch(ids, attention, tokenizer, tokenization, generator, rate=recipe.mask_rate,
+               mask_token_fraction=recipe.mask_token_fraction, random_token_fraction=recipe.random_token_fraction,
+               edge_margin=recipe.edge_margin)
+    return int(attention.sum())
 
 
 def text_path_rate(paths, loaded, recipe, seconds):
@@ -108,11 +108,10 @@ def text_path_rate(paths, loaded, recipe, seconds):
     return tokens / (time.perf_counter() - started)
 
 
-def model_rate(store, name, recipe, steps, tokens):
+def model_rate(store, loaded, recipe, steps, tokens):
     """Real tokens/s of ``steps`` optimiser steps of the base model, one ``tokens`` micro-batch each."""
     context = min(recipe.context_tokens, tokens)
     recipe = dataclasses.replace(recipe, context_tokens=context, tokens_per_batch=tokens, tokens_per_step=tokens)
-    loaded = init_model(name, "base", species=["Homo_sapiens"])
     trainer = Trainer(loaded, recipe, store, 0, Distributed(0, 1, torch.device("cpu")))
     trainer.train_step()  # warm-up: first-call allocations
     results = [trainer.train_step() for _ in range(steps)]
@@ -138,7 +137,7 @@ def main():
             if not (RECIPES / f"{name}_base.json").exists():
                 continue
             recipe = read_recipe(RECIPES / f"{name}_base.json")
-            loaded = init_model(name, "tiny")  # the data path depends on the tokenizer only
+            loaded = init_model(name, "base", species=["Homo_sapiens"])
             tokenizer = loaded.tokenizer
             stats = build_token_store(paths, Path(folder) / name, tokenizer, family.tokenization,
                                       getattr(tokenizer, "k", 1), workers=options.workers)
@@ -146,7 +145,9 @@ def main():
             # the data path's two cores: the prefetching thread slices, the main thread masks (one torch thread)
             threads = torch.get_num_threads()
             torch.set_num_threads(1)
-            rates[name] = store_path_rate(store, loaded, recipe, options.seconds)
+            trainer = Trainer(loaded, recipe, store, 0, Distributed(0, 1, torch.device("cpu")))
+            rates[name] = store_path_rate(trainer, options.seconds)
+            trainer.close()
             reference = text_path_rate(paths, loaded, recipe, options.seconds)
             torch.set_num_threads(threads)
             line = (f"{name:11s} tokenise once {stats['nucleotides'] / stats['seconds'] / 1e6:6.2f} M nt/s "
@@ -154,7 +155,7 @@ def main():
                     f"data path {rates[name] / 1e6:7.2f} M tokens/s  text path {reference / 1e6:6.3f} M tokens/s  "
                     f"store_vs_text {rates[name] / reference:7.1f}x")
             if options.model_steps:
-                line += f"  model (base, CPU) {model_rate(store, name, recipe, options.model_steps, options.model_tokens):8.1f} tokens/s"
+                line += f"  model (base, CPU) {model_rate(store, loaded, recipe, options.model_steps, options.model_tokens):8.1f} tokens/s"
             print(line, flush=True)
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"data_tokens_per_s: {min(rates.values()):.0f}")

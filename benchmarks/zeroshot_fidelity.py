@@ -85,7 +85,9 @@ def fidelity(family, sequences, sites, workdir, args):
     start = time.perf_counter()
     with torch.enable_grad():
         loaded, steps, loss = train(family, workdir / "utrs.fa", args.lr, args.max_steps, args.target_loss)
-    print(f"\n{family} tiny: {steps} steps, loss {loss:.3f} (uniform 1.386), {time.perf_counter() - start:.0f} s")
+    uniform = np.log(loaded.tokenizer.vocab_size)  # cross-entropy of a model that knows nothing
+    print(f"\n{family} tiny: {steps} steps, loss {loss:.3f} (uniform over the vocabulary {uniform:.3f}), "
+          f"{time.perf_counter() - start:.0f} s", flush=True)
     lengths = {name: len(s) for name, s in sequences.items()}
     results = {}
     with torch.inference_mode():

@@ -45,12 +45,12 @@ def summary_rows(coverages: dict, min_coverage: float) -> list:
 @click.option("--out-fasta", required=True, type=click.Path(dir_okay=False), help="FASTA with '>utr_id:species'.")
 @click.option("--out-coverage", required=True, type=click.Path(dir_okay=False), help="TSV of coverage per UTR and species.")
 @click.option("--out-summary", default=None, type=click.Path(dir_okay=False), help="TSV: coverage distribution per species.")
-def main(bed, genome_path, maf_paths, maf_dir, maf_index, reference, species_path, min_coverage,
+def main(bed, genome_path, maf_paths, maf_dir, maf_index, reference, workers, species_path, min_coverage,
          out_fasta, out_coverage, out_summary):
     requested = set(read_species_list(species_path)) if species_path else None
     coverages = defaultdict(list)
     with Genome(genome_path) as genome:
-        _, alignments = utr_alignments(bed, genome, maf_paths, maf_dir, maf_index, reference)
+        _, alignments = utr_alignments(bed, genome, maf_paths, maf_dir, maf_index, reference, workers)
         with atomic_output(out_fasta) as fasta_tmp, atomic_output(out_coverage) as coverage_tmp, \
                 open(fasta_tmp, "w") as fasta, open(coverage_tmp, "w") as coverage:
             coverage.write("\t".join(COVERAGE_COLUMNS) + "\n")

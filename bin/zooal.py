@@ -16,9 +16,9 @@ from utrbench.seq.genome import Genome
 @click.option("--pseudocount", default=0.0, show_default=True, type=click.FloatRange(min=0),
               help="Added to every ACGT count (the study used none).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Per-nucleotide probability HDF5.")
-def main(bed, genome_path, maf_paths, maf_dir, maf_index, reference, pseudocount, out):
+def main(bed, genome_path, maf_paths, maf_dir, maf_index, reference, workers, pseudocount, out):
     with Genome(genome_path) as genome:
-        utrs, alignments = utr_alignments(bed, genome, maf_paths, maf_dir, maf_index, reference)
+        utrs, alignments = utr_alignments(bed, genome, maf_paths, maf_dir, maf_index, reference, workers)
         by_id = {utr.utr_id: utr for utr in utrs}
         frequencies = {
             alignment.utr_id: zooal_frequencies(utr_sequence(genome, by_id[alignment.utr_id], bed),

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pysam
+import pytest
 
 PROJECT = Path(__file__).resolve().parents[1]
 ASSETS = PROJECT / "assets" / "test"
@@ -104,3 +105,18 @@ def test_failed_hal2maf_leaves_an_empty_maf_folder(tmp_path):
     result = orthologs(tmp_path, maf_dir="maf")
     assert_failed(result, "maf: the MAF folder holds no *.maf or *.maf.gz file (did the hal2maf step fail?)",
                   tmp_path / "o.fa", tmp_path / "o.tsv")
+
+
+def test_fasta_letters_are_checked_and_uppercased(tmp_path):
+    """The one-pass check keeps N and lowercase (soft-masking) and names the first letter that is
+    not A, C, G, T or N, also where it is not ASCII."""
+    from utrbench.errors import UserError
+    from utrbench.seq.fasta import read_fasta
+
+    fasta = tmp_path / "x.fa"
+    fasta.write_text(">a\nacgtNNac\n>b\nACGT\n")
+    assert read_fasta(fasta) == {"a": "ACGTNNAC", "b": "ACGT"}
+    for sequence, letter, position in (("ACGTRA", "R", 5), ("ACG-T", "-", 4), ("ACGTéA", "É", 5)):
+        fasta.write_text(f">a\nACGT\n>b\n{sequence}\n")
+        with pytest.raises(UserError, match=rf"x.fa: record b: letter '{letter}' at position {position} is not one of"):
+            read_fasta(fasta)

@@ -115,3 +115,22 @@ def test_every_row_gets_a_masked_token():
 def test_spectrum_family_is_not_trainable():
     with pytest.raises(UserError, match="no learned weights"):
         check_trainable("spectrum", "kmer")
+
+
+def test_uniform_subsets_exact_distinct_and_uniform():
+    import torch
+
+    # 1000-index rows take the geometric-gap path, 40-index rows wanting 30 the all-keys path
+    sizes = torch.tensor([1000] * 400 + [40] * 200 + [5, 7])
+    wanted = torch.tensor([150] * 400 + [30] * 200 + [5, 0])
+    rows, indices = masking.uniform_subsets(sizes, wanted, torch.Generator().manual_seed(6))
+    chosen = np.zeros((len(sizes), 1000), dtype=int)
+    np.add.at(chosen, (rows.numpy(), indices.numpy()), 1)
+    assert chosen.max() == 1 and (chosen.sum(axis=1) == wanted.numpy()).all()  # distinct, exactly as many
+    assert not chosen[400:, 40:].any() and not chosen[600:, 5:].any()  # within each row's range
+    for block, size, rate in [(slice(0, 400), 1000, 0.15), (slice(400, 600), 40, 0.75)]:
+        # every index equally likely (a bias to early or late indices inflates the variance)
+        counts = chosen[block, :size].sum(axis=0)
+        n = block.stop - block.start
+        z = (counts - n * rate) / np.sqrt(n * rate * (1 - rate))
+        assert 0.7 < z.var() < 1.3 and abs(z).max() < 5

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from utrbench.errors import UserError
 from utrbench.io import METRICS_COLUMNS
@@ -132,3 +133,22 @@ def test_every_mpra_dataset_gets_its_own_table_titled_by_the_study_when_it_has_o
     tables = content.task_sections(pd.DataFrame(rows, columns=METRICS_COLUMNS), content.read_published(PUBLISHED), {})
     assert [(table["id"], table["section_name"]) for table in tables] == [
         ("mpra_siegel", "MPRA: Siegel 2022 (Tables S7, S8)"), ("mpra_toy", "MPRA: toy")]
+
+
+def test_each_figure_follows_its_own_tasks_table(tmp_path):
+    names = ["mpra.siegel.pearson_r.png", "mpra.toy.pearson_r.png", "variants_roc.png", "variants_auc_heatmap.png",
+             "halflife.halflife.pearson_r.png", "unrelated.png", "variants_roc.pdf"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"png")
+    images = content.figure_sections(tmp_path / name for name in names)
+    assert sorted(images) == ["figure_halflife_halflife_pearson_r_mqc.png", "figure_mpra_siegel_pearson_r_mqc.png",
+                              "figure_mpra_toy_pearson_r_mqc.png", "figure_variants_auc_heatmap_mqc.png",
+                              "figure_variants_roc_mqc.png"]
+    sections = [{"id": i, "section_name": i} for i in ("mpra_siegel", "mpra_toy", "halflife", "variants", "provenance_params")]
+    out = tmp_path / "content"
+    content.write_content(out, sections, images, "t")
+    order = yaml.safe_load((out / "multiqc_config.yaml").read_text())["report_section_order"]
+    ranked = [anchor for anchor, _ in sorted(order.items(), key=lambda item: -item[1]["order"])]
+    assert ranked == ["mpra_siegel", "figure_mpra_siegel_pearson_r", "mpra_toy", "figure_mpra_toy_pearson_r",
+                      "halflife", "figure_halflife_halflife_pearson_r",
+                      "variants", "figure_variants_auc_heatmap", "figure_variants_roc", "provenance_params"]

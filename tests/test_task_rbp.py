@@ -12,7 +12,7 @@ from sklearn.utils import resample
 
 from utrbench.align.utrs import Utr, write_utr_bed
 from utrbench.errors import UserError
-from utrbench.io import write_probabilities
+from utrbench.io import InferenceWriter, write_probabilities
 from utrbench.seq.fasta import write_fasta
 from utrbench.tasks import rbp
 from utrbench.tasks.rbp import (bootstrap_metrics, evaluation_rows, rbp_sites, read_eclip_peaks, read_rbns_motifs,
@@ -166,6 +166,52 @@ def test_scores_equal_a_hand_computation(tmp_path):
     name, values = score_sites(tmp_path / "cadd.h5", sites, {"A": 4, "B": 2})
     assert name == "cadd/score"
     np.testing.assert_array_equal(values, [7.0, np.nan])  # a missing position makes the site NaN
+
+
+def test_scores_are_the_same_from_every_hdf5_layout(tmp_path):
+    """Rows read through the file mapping (contiguous; chunked as ZEROSHOT writes; small chunks
+    written last to first, so their file order is not their row order) equal a hand computation,
+    as h5py's own reading does (the block path, taken for a compressed file)."""
+    import h5py
+
+    rng = np.random.default_rng(3)
+    lengths = {f"U{n}": int(rng.integers(5, 40)) for n in range(60)}
+    arrays = [rng.random((length, 4)).astype(np.float16) for length in lengths.values()]
+    offsets = {name: int(rng.integers(0, length - 4)) for name, length in lengths.items()}
+    sites = pd.DataFrame({"site_id": [f"{name}:{o}" for name, o in offsets.items()], "utr_id": list(offsets),
+                          "offset": list(offsets.values()), "motif": ["ACGTA"] * len(offsets)}).sample(frac=1, random_state=0)
+    sites = pd.concat([sites, sites.iloc[:5]], ignore_index=True)  # repeated rows
+    attrs = {"model": "m", "strategy": "exact"}
+    write_probabilities(tmp_path / "contiguous.h5", list(lengths), arrays, attrs, dtype=np.float16)
+    with InferenceWriter(tmp_path / "chunked.h5", "probs", attrs, dtype=np.float16) as writer:
+        for first in range(0, len(arrays), 7):
+            writer.append(list(lengths)[first:first + 7], arrays[first:first + 7])
+    rows = np.concatenate(arrays)
+    for layout, options in (("reversed", {}), ("compressed", {"compression": "gzip"})):
+        with h5py.File(tmp_path / f"{layout}.h5", "w") as handle:
+            handle.attrs.update(attrs)
+            with h5py.File(tmp_path / "chunked.h5", "r") as source:
+                for name in ("ids", "offsets"):
+                    handle.create_dataset(name, data=source[name][()])
+            probs = handle.create_dataset("probs", shape=rows.shape, dtype=rows.dtype, chunks=(16, 4), **options)
+            for first in range(len(rows) // 16 * 16, -1, -16):
+                probs[first:first + 16] = rows[first:first + 16]
+    for layout in ("chunked", "reversed"):
+        with h5py.File(tmp_path / f"{layout}.h5", "r") as handle:
+            assert handle["probs"].chunks is not None and rbp._chunk_addresses(handle["probs"]) is not None
+    with h5py.File(tmp_path / "reversed.h5", "r") as handle:
+        file_offsets = rbp._chunk_addresses(handle["probs"])[1]
+        assert len(file_offsets) > 50 and (np.diff(file_offsets) < 0).all()
+    with h5py.File(tmp_path / "contiguous.h5", "r") as handle:
+        assert rbp._chunk_addresses(handle["probs"])[1].shape == (1,)
+    with h5py.File(tmp_path / "compressed.h5", "r") as handle:
+        assert rbp._chunk_addresses(handle["probs"]) is None
+    by_hand = [np.mean([arrays[list(lengths).index(u)][o + j].astype(np.float64)["ACGTA".index(b)]
+                        / arrays[list(lengths).index(u)][o + j].astype(np.float64).sum() for j, b in enumerate("ACGTA")])
+               for u, o in zip(sites["utr_id"], sites["offset"])]
+    for layout in ("contiguous", "chunked", "reversed", "compressed"):
+        _, values = score_sites(tmp_path / f"{layout}.h5", sites, lengths)
+        np.testing.assert_allclose(values, by_hand, rtol=1e-12, err_msg=layout)
 
 
 # ---------------------------------------------------------------- metrics and strata

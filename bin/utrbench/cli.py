@@ -133,6 +133,8 @@ def alignment_options(function):
         click.option("--maf-index", type=click.Path(dir_okay=False), default=None,
                      help="bx interval index of a single MAF (maf_index.py): random access instead of streaming."),
         click.option("--reference", default="Homo_sapiens", show_default=True, help="Reference species name in the MAF."),
+        click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
+                     help="Processes reading the MAFs, one MAF (e.g. chromosome) each; the output is the same for any number."),
     ]
     for option in reversed(options):
         function = option(function)

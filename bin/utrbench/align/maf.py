@@ -21,13 +21,20 @@ Streaming (:func:`stream_alignments`) reads the MAF once, in order, and holds on
 whose blocks are still arriving: a UTR is finished when a block on its contig starts past its
 end or another contig begins, so the MAF must be sorted by reference position (hal2maf and
 UCSC MAFs are); blocks that overlap no UTR are skipped from their reference 's' line without
-being parsed. Indexed access (:func:`indexed_alignments`) reads only the UTRs' blocks through a
+being parsed. Several MAFs (one per chromosome) are read by a pool of worker processes, one
+MAF each, their UTRs merged in input order so the output does not depend on the number of
+workers. Indexed access (:func:`indexed_alignments`) reads only the UTRs' blocks through a
 bx-python interval index (:func:`build_maf_index`) instead. Both read a block's rows with
 :func:`parse_block`.
 """
 
 import bisect
+import functools
 import heapq
+import multiprocessing
+import pickle
+import re
+import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,12 +46,15 @@ from bx import interval_index_file
 
 from utrbench.align.utrs import read_utr_bed
 from utrbench.errors import UserError
-from utrbench.seq.alphabet import reverse_complement
+from utrbench.seq.genome import Genome
 from utrbench.seq.gtf import open_text
 
 GAP = ord("-")
 _COMPLEMENT_TABLE = np.arange(256, dtype=np.uint8)  # uint8 letter -> its complement; others unchanged
 _COMPLEMENT_TABLE[list(b"ACGTNacgtn")] = list(b"TGCANtgcan")
+_COMPLEMENT_BYTES = _COMPLEMENT_TABLE.tobytes()  # the same for bytes.translate
+_NO_GAP = bytes(0 if letter == GAP else letter for letter in range(256))
+_COMPLEMENT_NO_GAP = bytes(0 if letter == GAP else letter for letter in _COMPLEMENT_TABLE.tolist())
 
 
 @dataclass
@@ -95,33 +105,99 @@ class Block:
     start: int  # reference + strand
     end: int
     reference_text: np.ndarray  # uint8 letters of the reference row
+    reference_gapless: bool  # the reference row has no gap column
     keys: tuple
     matrix: np.ndarray  # uint8 [len(keys), columns]
-    fields: list  # the 's' line fields of the rows in ``keys``, as in the file
+    lines: list  # the fields of every 's' line, as in the file
+    numbers: list  # the line in ``lines`` of each row of ``keys``
+    where: str  # the block, for error messages
 
     def row_start(self, row: int) -> int:
-        """Start of row ``row`` on its strand in ``keys`` (after the block's flip), 0-based."""
-        _, _, start, size, _, src_size, _ = self.fields[row]
-        flipped = self.fields[row][4] != self.keys[row][2]
+        """Start of row ``row`` on its strand in ``keys`` (after the block's flip), 0-based.
+
+        The row's size is checked here, where it is used: :func:`parse_block` checks only the sum.
+        """
+        _, src, start, size, strand, src_size, _ = self.lines[self.numbers[row]]
+        bases = int(np.count_nonzero(self.matrix[row] != GAP))
+        if int(size) != bases:
+            raise UserError(f"{self.where} is not valid MAF: the row of {src} has {bases} bases but size {size!r}.")
+        flipped = strand != self.keys[row][2]
         return int(src_size) - int(start) - int(size) if flipped else int(start)
 
     def row_src_size(self, row: int) -> int:
         """Length of the contig of row ``row``."""
-        return int(self.fields[row][5])
+        return int(self.lines[self.numbers[row]][5])
 
 
 def parse_block(text: str, prefix: str, where: str):
     """A :class:`Block` from one block's text, or None when no row belongs to the reference.
 
     Only 's' lines matter here ('a', 'i', 'e', 'q' lines carry nothing the UTR sequences use).
-    The rows go straight into one letter matrix: in a UTR-restricted MAF every block is
-    parsed, and a bx ``Component`` per row costs as much as all the rest of the extraction.
+    The rows go straight into one letter matrix and are checked as a whole: a bx ``Component``,
+    or a Python check, per row costs as much as all the rest of the extraction. A row is looked
+    at on its own only to name what is wrong with it.
     """
     rows = [line.split() for line in text.split("\n") if line.startswith("s")]
-    reference_index = next((number for number, row in enumerate(rows) if row[1].startswith(prefix)), None)
+    names = tuple([row[1] for row in rows])
+    reference_index = _reference_row(names, prefix)
     if reference_index is None:
         return None
     reference = rows[reference_index]
+    width = len(reference[-1])
+    if set(map(len, rows)) != {7}:
+        _raise_bad_row(rows, reference, where)
+    _, _, _, sizes, strands, _, texts = zip(*rows)
+    strands, texts = "".join(strands), "".join(texts)
+    try:
+        letters = np.frombuffer(texts.upper().encode("ascii"), dtype=np.uint8)
+    except UnicodeEncodeError:
+        raise UserError(f"{where} is not valid MAF: a row holds a non-ASCII letter.") from None
+    if (len(texts) != width * len(rows) or strands.strip("+-") or not "".join(sizes).isdigit()
+            or sum(map(int, sizes)) != len(texts) - texts.count("-")):
+        _raise_bad_row(rows, reference, where)
+    letters = letters.reshape(len(rows), width)
+    try:
+        start, size, src_size = int(reference[2]), int(reference[3]), int(reference[5])
+    except ValueError:
+        raise UserError(f"{where} is not valid MAF: the 's' line of {reference[1]} has a non-integer start "
+                        "or srcSize.") from None
+    flipped = strands[reference_index] == "-"
+    if flipped:  # reverse-complement the block so the reference row reads along its + strand
+        letters = _COMPLEMENT_TABLE[letters[:, ::-1]]
+        start = src_size - start - size
+    keys, numbers, selection = _other_rows(names, strands, prefix)
+    return Block(reference[1], reference[1][len(prefix):], start, start + size, letters[reference_index],
+                 "-" not in reference[6], keys, letters[selection], rows, numbers, where)
+
+
+@functools.lru_cache(maxsize=4096)
+def _reference_row(names: tuple, prefix: str):
+    """Index of the first row whose src is the reference's, or None."""
+    return next((number for number, name in enumerate(names) if name.startswith(prefix)), None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _other_rows(names: tuple, strands: str, prefix: str):
+    """``(keys, numbers, selection)``: the ``(species, contig, strand)`` of a block's non-reference
+    rows, strand after the block's flip (when its reference row is on '-'), the first row of each
+    key, and those rows as a slice where they are contiguous (a view instead of a copy).
+
+    Consecutive blocks mostly repeat their rows' srcs and strands, so this runs once per distinct
+    layout, and blocks sharing one share the same ``keys`` tuple.
+    """
+    flipped = strands[_reference_row(names, prefix)] == "-"
+    first_rows = {}
+    for number, (name, strand) in enumerate(zip(names, strands)):
+        if not name.startswith(prefix):
+            species, _, contig = name.partition(".")
+            first_rows.setdefault((species, contig, ("+" if strand == "-" else "-") if flipped else strand), number)
+    numbers = list(first_rows.values())
+    contiguous = numbers == list(range(numbers[0], numbers[0] + len(numbers))) if numbers else False
+    return tuple(first_rows), numbers, slice(numbers[0], numbers[-1] + 1) if contiguous else numbers
+
+
+def _raise_bad_row(rows, reference, where):
+    """Name the first 's' row that is not valid MAF: field count, width, strand or size."""
     width = len(reference[-1])
     for row in rows:
         if len(row) != 7:
@@ -135,28 +211,6 @@ def parse_block(text: str, prefix: str, where: str):
         if not row[3].isdigit() or width - row[6].count("-") != int(row[3]):
             raise UserError(f"{where} is not valid MAF: the row of {row[1]} has "
                             f"{width - row[6].count('-')} bases but size {row[3]!r}.")
-    try:
-        start, size, src_size = int(reference[2]), int(reference[3]), int(reference[5])
-        letters = np.frombuffer("".join([row[6] for row in rows]).upper().encode("ascii"), dtype=np.uint8)
-    except ValueError:
-        raise UserError(f"{where} is not valid MAF: the 's' line of {reference[1]} has a non-integer start "
-                        "or srcSize.") from None
-    except UnicodeEncodeError:
-        raise UserError(f"{where} is not valid MAF: a row holds a non-ASCII letter.") from None
-    letters = letters.reshape(len(rows), width)
-    flipped = reference[4] == "-"
-    if flipped:  # reverse-complement the block so the reference row reads along its + strand
-        letters = _COMPLEMENT_TABLE[letters[:, ::-1]]
-        start = src_size - start - size
-    first_rows = {}
-    for number, row in enumerate(rows):
-        if not row[1].startswith(prefix):
-            species, _, contig = row[1].partition(".")
-            strand = ("+" if row[4] == "-" else "-") if flipped else row[4]
-            first_rows.setdefault((species, contig, strand), number)
-    return Block(reference[1], reference[1][len(prefix):], start, start + size,
-                 letters[reference_index], tuple(first_rows), letters[list(first_rows.values())],
-                 [rows[number] for number in first_rows.values()])
 
 
 class _Fragments:
@@ -204,7 +258,8 @@ class UtrIndex:
 
 
 def check_reference_row(block, columns, start, end, genome, maf_name):
-    """Stop, naming the block, where the reference row (``columns``) differs from the genome over ``[start, end)``."""
+    """Stop, naming the block, where the reference row (``columns``: indices or a slice) differs from
+    the genome over ``[start, end)``."""
     aligned = block.reference_text[columns].tobytes().decode()
     expected = genome.fetch(block.chrom, start, end)
     if aligned != expected:
@@ -232,61 +287,88 @@ class _Extractor:
             segments = [s for s in segments if s.utr_index == only_utr]
         if not segments:
             return []
-        reference_columns = np.flatnonzero(block.reference_text != GAP)
+        reference_columns = None if block.reference_gapless else np.flatnonzero(block.reference_text != GAP)
         touched = []
         for segment in segments:
             start, end = max(segment.start, block.start), min(segment.end, block.end)
-            columns = reference_columns[start - block.start:end - block.start]
+            if reference_columns is None:  # column = reference position: slices, no index arrays
+                first, last = start - block.start, end - block.start
+                columns = slice(first, last)
+            else:
+                columns = reference_columns[start - block.start:end - block.start]
+                first, last = int(columns[0]), int(columns[-1]) + 1
             check_reference_row(block, columns, start, end, self.genome, self.maf_name)
-            first, last = int(columns[0]), int(columns[-1]) + 1
+            window = block.matrix[:, first:last]
+            letters = window if reference_columns is None else block.matrix[:, columns]
             fragments = accumulators.setdefault(segment.utr_index, _Fragments())
-            fragments.add(segment.offset + start - segment.start, block.keys, block.matrix[:, first:last],
-                          block.matrix[:, columns])
+            fragments.add(segment.offset + start - segment.start, block.keys, window, letters)
             touched.append(segment.utr_index)
         return touched
 
     def finish(self, utr_index, fragments):
-        """Resolve contigs per species and build the UTR's :class:`UtrAlignment`."""
+        """Resolve contigs per species and build the UTR's :class:`UtrAlignment`.
+
+        The per-row work is done on bytes (``translate``, ``replace``, ``count``): with a few
+        dozen species rows per UTR, numpy's per-call cost would dominate.
+        """
         utr = self.index.utrs[utr_index]
         result = UtrAlignment(utr.utr_id, utr.length)
         if fragments is None:
             return result
-        entries = sorted(fragments.entries, key=lambda entry: entry[0])  # reference order (stable)
-        rows, rows_of_keys = {}, {}  # key -> matrix row; keys tuple of a block -> its rows
-        for _, keys, _, _ in entries:
-            if keys not in rows_of_keys:
-                rows_of_keys[keys] = np.array([rows.setdefault(key, len(rows)) for key in keys], dtype=np.int64)
-        # the species' rows joined in reference order (gaps kept), and the letter at each UTR position
-        joined = np.full((len(rows), sum(entry[2].shape[1] for entry in entries)), GAP, dtype=np.uint8)
+        entries = fragments.entries  # arrival order
+        layouts = list(dict.fromkeys(keys for _, keys, _, _ in entries))
+        if len(layouts) == 1:  # the usual case: every block with the same rows, matrix rows = keys
+            rows = dict(zip(layouts[0], range(len(layouts[0]))))
+            rows_of_layout = {layouts[0]: slice(None)}
+        else:
+            rows = {}  # key -> matrix row
+            rows_of_layout = {keys: np.array([rows.setdefault(key, len(rows)) for key in keys], dtype=np.int64)
+                              for keys in layouts}
+        # the letter at each UTR position: where blocks overlap on the reference, the first to arrive wins
+        spans = sorted((start, start + letters.shape[1]) for start, _, _, letters in entries)
+        overlapping = any(previous[1] > following[0] for previous, following in zip(spans, spans[1:]))
         covered = np.zeros((len(rows), utr.length), dtype=np.uint8)
-        offset = 0
-        for forward_start, keys, window, letters in fragments.entries:  # arrival order: first letter wins
-            numbers = rows_of_keys[keys]
-            span = slice(forward_start, forward_start + letters.shape[1])
-            previous = covered[numbers, span]
-            covered[numbers, span] = np.where((previous == 0) & (letters != GAP), letters, previous)
-        for _, keys, window, _ in entries:
-            joined[rows_of_keys[keys], offset:offset + window.shape[1]] = window
-            offset += window.shape[1]
+        for forward_start, keys, _, letters in entries:
+            where = (rows_of_layout[keys], slice(forward_start, forward_start + letters.shape[1]))
+            if overlapping:
+                previous = covered[where]
+                letters = np.where((previous == 0) & (letters != GAP), letters, previous)
+            covered[where] = letters
+        # the rows joined in reference order, gaps kept
+        in_order = sorted(entries, key=lambda entry: entry[0])  # stable
+        if len(layouts) == 1:
+            joined = np.concatenate([window for _, _, window, _ in in_order], axis=1)
+        else:
+            joined = np.full((len(rows), sum(entry[2].shape[1] for entry in in_order)), GAP, dtype=np.uint8)
+            offset = 0
+            for _, keys, window, _ in in_order:
+                joined[rows_of_layout[keys], offset:offset + window.shape[1]] = window
+                offset += window.shape[1]
+        # transcript orientation; gaps in the per-position letters become 0
         if utr.strand == "-":
-            covered = _COMPLEMENT_TABLE[covered[:, ::-1]]
-        totals = joined.shape[1] - np.count_nonzero(joined == GAP, axis=1)
-        covered_positions = np.count_nonzero(covered, axis=1)
-        by_species = defaultdict(list)
+            covered = covered[:, ::-1].tobytes().translate(_COMPLEMENT_NO_GAP)
+            joined = joined[:, ::-1].tobytes().translate(_COMPLEMENT_BYTES)
+        else:
+            covered, joined = covered.tobytes().translate(_NO_GAP), joined.tobytes()
+        length, width = utr.length, len(joined) // len(rows)
+        sequences = [joined[row * width:(row + 1) * width].replace(b"-", b"") for row in range(len(rows))]
+        # per species the (contig, strand) with the most aligned bases; ties: smaller contig, then '+'
+        best, candidates = {}, defaultdict(int)
         for key, row in rows.items():
-            if totals[row]:
-                by_species[key[0]].append((int(totals[row]), key, row))
-        for species in sorted(by_species):
-            options = by_species[species]
-            _, key, row = min(options, key=lambda option: (-option[0], option[1][1], option[1][2]))
-            sequence = joined[row].tobytes().replace(b"-", b"").decode()
-            strand = key[2]
-            if utr.strand == "-":
-                sequence = reverse_complement(sequence)
-                strand = "+" if strand == "-" else "-"
-            result.columns[species] = covered[row]
-            result.species[species] = SpeciesAlignment(species, key[1], strand, sequence,
-                                                       int(covered_positions[row]), len(options))
+            if sequences[row]:
+                species = key[0]
+                candidates[species] += 1
+                rank = (-len(sequences[row]), key[1], key[2])
+                if species not in best or rank < best[species][0]:
+                    best[species] = (rank, key, row)
+        columns = np.frombuffer(bytearray(covered), dtype=np.uint8).reshape(len(rows), length)
+        strand_in_transcript = {"+": "-", "-": "+"} if utr.strand == "-" else {"+": "+", "-": "-"}
+        for species in sorted(best):
+            _, (_, contig, strand), row = best[species]
+            result.columns[species] = columns[row]
+            result.species[species] = SpeciesAlignment(
+                species, contig, strand_in_transcript[strand], sequences[row].decode(),
+                length - covered.count(0, row * length, (row + 1) * length), candidates[species])
         return result
 
 
@@ -326,119 +408,247 @@ class _Lines:
         return "\n".join(lines) + "\n"
 
 
-def _reference_interval(block_text, prefix):
-    """``(chrom, start, end)`` on the reference + strand from a block's first reference 's' line."""
-    at = block_text.find("\ns " + prefix)
-    if at < 0:
-        return None
-    line_end = block_text.find("\n", at + 1)
-    fields = block_text[at + 1:line_end if line_end > 0 else None].split(maxsplit=6)
+def _reference_interval(text, at, prefix):
+    """``(chrom, start, end)`` on the reference + strand from the reference 's' line at ``text[at + 1:]``,
+    or None when its fields are not numbers."""
+    line_end = text.find("\n", at + 1)
+    fields = text[at + 1:line_end if line_end > 0 else None].split(maxsplit=6)
+    chrom = fields[1][len(prefix):]
     try:
-        _, src, start, size, strand, src_size = fields[:6]
-        start, size = int(start), int(size)
-        if strand == "-":
-            start = int(src_size) - start - size
-    except ValueError:
-        return src, 0, 0  # malformed: parse_block names the problem when the block is parsed
-    return src[len(prefix):], start, start + size
+        start, size = int(fields[2]), int(fields[3])
+        if fields[4] == "-":
+            start = int(fields[5]) - start - size
+    except (ValueError, IndexError):
+        return None  # malformed: the block is parsed, and parse_block names the problem
+    return chrom, start, start + size
 
 
-def _block_texts(handle, path, chunk_size=1 << 22):
-    """Yield ``(first_line_number, text)`` per paragraph (blank-line separated), read in large chunks.
-
-    Splitting big chunks in C is what makes skipping the blocks outside every UTR cheap. A file
-    whose last line has no newline was cut off while being written: that is an error.
-    """
-    line_number, pending = 1, ""
+def _paragraph_chunks(handle, path, lines_before, pending, chunk_size=1 << 22):
+    """Yield ``(lines_before, text)``: ``pending`` and the rest of the file in pieces of about
+    ``chunk_size`` characters, each ending at a blank line (whole paragraphs); ``lines_before``
+    counts the lines of the file before ``text``. A file whose last line has no newline was cut
+    off while being written: that is an error."""
     while True:
         chunk = handle.read(chunk_size)
         text = pending + chunk
-        if not chunk and text.strip() and not text.endswith("\n"):
-            raise UserError(f"{path}: line {line_number + text.count(chr(10))} ends without a newline; "
-                            "the MAF is truncated.")
-        paragraphs = text.split("\n\n")
-        pending = paragraphs.pop() if chunk else ""
-        for paragraph in paragraphs:
-            stripped = paragraph.lstrip("\n")
-            yield line_number + len(paragraph) - len(stripped), stripped
-            line_number += paragraph.count("\n") + 2
         if not chunk:
+            if text.strip() and not text.endswith("\n"):
+                raise UserError(f"{path}: line {lines_before + text.count(chr(10))} ends without a newline; "
+                                "the MAF is truncated.")
+            if text:
+                yield lines_before, text
             return
+        cut = text.rfind("\n\n") + 2
+        if cut > 1:
+            yield lines_before, text[:cut]
+            lines_before += text.count("\n", 0, cut)
+        pending = text[cut:] if cut > 1 else text
+
+
+class _BlockCount:
+    """Blocks seen (until one has a reference row), blocks with a reference row, and the first
+    row's src: what the error for a MAF without reference rows says."""
+
+    def __init__(self):
+        self.blocks, self.with_reference, self.example = 0, 0, None
+
+
+def _overlapping_by_find(text, lines_before, path, extractor, count):
+    """The blocks of a comment-free piece of well-formed paragraphs whose first reference row
+    overlaps a UTR, as ``(line, block text)``.
+
+    Jumps from one reference 's' line to the next with ``str.find`` (C): the rows of the other
+    species, most of a block's text, are never looked at in a block outside every UTR.
+    """
+    needle = "\ns " + extractor.prefix
+    if not count.with_reference:  # the count only goes into the error for a MAF without reference rows
+        count.blocks += text.count("\na") + text.startswith("a")
+    line, counted = lines_before, 0
+    at = text.find(needle)
+    while at >= 0:
+        previous_blank = text.rfind("\n\n", 0, at)
+        start = previous_blank + 2 if previous_blank >= 0 else len(text) - len(text.lstrip("\n"))
+        end = text.find("\n\n", at)
+        end = len(text) if end < 0 else end + 1
+        count.with_reference += 1
+        interval = _reference_interval(text, at, extractor.prefix)
+        if interval is None or extractor.index.overlapping(*interval):
+            line += text.count("\n", counted, start)
+            counted = start
+            yield line + 1, text[start:end]
+        at = text.find(needle, end)
+
+
+def _overlapping_by_paragraph(text, lines_before, path, extractor, count):
+    """The same as :func:`_overlapping_by_find`, one paragraph at a time: for pieces holding
+    comment lines ('#', dropped) or a paragraph that does not start with an 'a' line (an error)."""
+    line = lines_before
+    for paragraph in text.split("\n\n"):
+        stripped = paragraph.lstrip("\n")
+        first_line = line + len(paragraph) - len(stripped)
+        line += paragraph.count("\n") + 2
+        if "#" in stripped:  # '#' only starts comment lines
+            stripped = "".join(row + "\n" for row in stripped.split("\n") if row and not row.startswith("#"))
+        if not stripped.strip():
+            continue
+        if not stripped.startswith("a"):
+            raise UserError(f"{path}: line {first_line + 1} starts a block without an 'a' line.")
+        count.blocks += 1
+        at = ("\n" + stripped).find("\ns " + extractor.prefix)
+        if at < 0:
+            continue
+        count.with_reference += 1
+        interval = _reference_interval(stripped, at - 1, extractor.prefix)
+        if interval is None or extractor.index.overlapping(*interval):
+            yield first_line + 1, stripped
+
+
+_NOT_A_BLOCK_START = re.compile(r"\n\n+[^a\n]")
 
 
 def overlapping_blocks(path: Path, extractor):
     """Yield a :class:`Block` for every block whose reference row overlaps a UTR, in file order.
 
-    Blocks are split off as text and parsed only when the coordinates of their reference row
-    (read from its 's' line) overlap a UTR: in a whole-genome alignment almost all blocks lie
-    outside 3'UTRs. A MAF none of whose blocks has a reference row is an error (a wrong
-    ``--reference``).
+    Blocks are parsed only when the coordinates of their first reference row (read from its 's'
+    line) overlap a UTR: in a whole-genome alignment almost all blocks lie outside 3'UTRs, and
+    those are skipped without being split into lines. A MAF none of whose blocks has a reference
+    row is an error (a wrong ``--reference``).
     """
-    blocks, example = 0, None
+    count = _BlockCount()
     with open_text(path) as handle:
         try:
             if not handle.readline().startswith("##maf"):
                 raise UserError(f"{path}: line 1 is not a '##maf' header; not a MAF file.")
-            with_reference = 0
-            for first_line, text in _block_texts(handle, path):
-                if "#" in text:  # '#' only starts comment lines
-                    text = "".join(line + "\n" for line in text.split("\n") if line and not line.startswith("#"))
-                if not text.strip():
-                    continue
-                if not text.startswith("a"):
-                    raise UserError(f"{path}: line {first_line + 1} starts a block without an 'a' line.")
-                blocks += 1
-                if example is None:
-                    example = text[text.find("\ns ") + 3:].split(maxsplit=1)[0] if "\ns " in text else None
-                interval = _reference_interval("\n" + text, extractor.prefix)
-                if interval is None:
-                    continue
-                with_reference += 1
-                if extractor.index.overlapping(*interval):
-                    yield parse_block(text, extractor.prefix, f"{path}: block at line {first_line + 1}")
+            lines_before, line = 1, handle.readline()
+            while line.startswith("#") or line == "\n":  # comments before the first block (hal2maf's tree)
+                lines_before, line = lines_before + 1, handle.readline()
+            for lines_before, text in _paragraph_chunks(handle, path, lines_before, line):
+                if count.example is None and "\ns " in text:
+                    count.example = text[text.find("\ns ") + 3:].split(maxsplit=1)[0]
+                plain = "#" not in text and text.lstrip("\n")[:1] in ("a", "") and not _NOT_A_BLOCK_START.search(text)
+                scan = _overlapping_by_find if plain else _overlapping_by_paragraph
+                for line, block in scan(text, lines_before, path, extractor, count):
+                    yield parse_block(block, extractor.prefix, f"{path}: block at line {line}")
         except (UnicodeDecodeError, EOFError, OSError) as error:
             raise UserError(f"{path}: not a readable MAF file, or a truncated one ({error}).") from None
-    if blocks and not with_reference:
-        raise UserError(f"{path}: none of its {blocks} blocks has a row of the reference "
-                        f"{extractor.reference!r} (rows are named like {example!r}); check --reference.")
+    if count.blocks and not count.with_reference:
+        raise UserError(f"{path}: none of its {count.blocks} blocks has a row of the reference "
+                        f"{extractor.reference!r} (rows are named like {count.example!r}); check --reference.")
 
 
-def stream_alignments(maf_paths, utrs, genome, reference):
-    """Yield a :class:`UtrAlignment` for every UTR, reading each MAF once in order.
+def _file_alignments(maf_path: Path, utrs: list, genome, reference):
+    """Yield ``(utr_index, first_block, UtrAlignment)`` for every UTR the blocks of one MAF touch, as
+    soon as the stream has passed it; ``first_block`` (``src:start``) names the block that opened it.
 
-    UTRs are yielded as soon as the stream has passed them, then the UTRs that no block
-    touched (in input order). Memory holds only the UTRs still open, not the MAF.
-    Several MAFs (e.g. one per chromosome from hal2maf) are read one after another.
+    Memory holds only the UTRs still open, not the MAF.
     """
-    utrs = list(utrs)
-    finished = set()
-    for maf_path in map(Path, maf_paths):
-        extractor = _Extractor(utrs, genome, reference, maf_path)
-        open_utrs, ends, current_chrom = {}, [], None
+    extractor = _Extractor(utrs, genome, reference, maf_path)
+    open_utrs, first_blocks, ends, finished, current_chrom = {}, {}, [], set(), None
 
-        def close(until):
-            while ends and ends[0][0] <= until:
-                _, index = heapq.heappop(ends)
-                finished.add(index)
-                yield extractor.finish(index, open_utrs.pop(index))
+    def close(until):
+        while ends and ends[0][0] <= until:
+            _, index = heapq.heappop(ends)
+            finished.add(index)
+            yield index, first_blocks.pop(index), extractor.finish(index, open_utrs.pop(index))
 
-        for block in overlapping_blocks(maf_path, extractor):
-            if block.chrom != current_chrom:
-                yield from close(float("inf"))
-                current_chrom = block.chrom
-            yield from close(block.start)
-            already_open = set(open_utrs)
-            for index in dict.fromkeys(extractor.add_block(block, open_utrs)):
-                if index in finished:
-                    raise UserError(
-                        f"{maf_path}: block at {block.src}:{block.start} comes after blocks "
-                        f"past UTR {utrs[index].utr_id}; the MAF must be sorted by reference position.")
-                if index not in already_open:
-                    heapq.heappush(ends, (utrs[index].exons[-1][1], index))
-        yield from close(float("inf"))
+    for block in overlapping_blocks(maf_path, extractor):
+        if block.chrom != current_chrom:
+            yield from close(float("inf"))
+            current_chrom = block.chrom
+        yield from close(block.start)
+        for index in dict.fromkeys(extractor.add_block(block, open_utrs)):
+            if index in finished:
+                raise UserError(
+                    f"{maf_path}: block at {block.src}:{block.start} comes after blocks "
+                    f"past UTR {utrs[index].utr_id}; the MAF must be sorted by reference position.")
+            if index not in first_blocks:
+                first_blocks[index] = f"{block.src}:{block.start}"
+                heapq.heappush(ends, (utrs[index].exons[-1][1], index))
+    yield from close(float("inf"))
+
+
+def _spill_file_alignments(job) -> Path:
+    """Worker of :func:`_alignments_in_workers`: :func:`_file_alignments` of one MAF, pickled one
+    record after another to ``spill_path``, so neither the worker nor the parent holds a whole
+    chromosome's records."""
+    maf_path, utrs, genome_path, reference, spill_path = job
+    with Genome(genome_path) as genome, open(spill_path, "wb") as spill:
+        for index, first_block, alignment in _file_alignments(maf_path, utrs, genome, reference):
+            pickle.dump((index, first_block, *_pack(alignment)), spill, protocol=pickle.HIGHEST_PROTOCOL)
+    return spill_path
+
+
+def _pack(alignment: UtrAlignment) -> tuple:
+    """``alignment`` as plain tuples and one bytes matrix of its columns: pickling dataclasses and
+    one array per species would cost a third of the extraction's time. Its species and columns share
+    one key order (:meth:`_Extractor.finish` fills both in one loop)."""
+    species = tuple((found.species, found.contig, found.strand, found.sequence, found.covered_positions,
+                     found.candidates) for found in alignment.species.values())
+    columns = b"".join(column.tobytes() for column in alignment.columns.values())
+    return alignment.utr_id, alignment.length, species, columns
+
+
+def _unpack(utr_id, length, species, columns) -> UtrAlignment:
+    """The :class:`UtrAlignment` that :func:`_pack` took apart."""
+    alignment = UtrAlignment(utr_id, length)
+    matrix = np.frombuffer(bytearray(columns), dtype=np.uint8).reshape(len(species), length)
+    for row, fields in enumerate(species):
+        alignment.species[fields[0]] = SpeciesAlignment(*fields)
+        alignment.columns[fields[0]] = matrix[row]
+    return alignment
+
+
+def _read_spill(spill_path: Path):
+    """The records :func:`_spill_file_alignments` wrote, in order; the file is removed once read."""
+    with open(spill_path, "rb") as spill:
+        while True:
+            try:
+                index, first_block, *packed = pickle.load(spill)
+            except EOFError:
+                break
+            yield index, first_block, _unpack(*packed)
+    spill_path.unlink()
+
+
+def _alignments_in_workers(maf_paths: list, utrs: list, genome, reference, workers: int):
+    """Yield ``(maf_path, records)`` in input order, the MAFs read by a pool of ``workers`` processes,
+    one MAF each at a time. A worker's error (a ``UserError`` naming the file and line) is raised
+    here when its MAF's turn comes; leaving early terminates the pool."""
+    with tempfile.TemporaryDirectory(prefix="utrbench_maf.") as spill_dir, \
+            multiprocessing.Pool(min(workers, len(maf_paths))) as pool:
+        jobs = [(path, utrs, genome.path, reference, Path(spill_dir) / f"{number}.pickle")
+                for number, path in enumerate(maf_paths)]
+        for maf_path, spill_path in zip(maf_paths, pool.imap(_spill_file_alignments, jobs)):
+            yield maf_path, _read_spill(spill_path)
+
+
+def stream_alignments(maf_paths, utrs, genome, reference, workers: int = 1):
+    """Yield a :class:`UtrAlignment` for every UTR, reading each MAF once.
+
+    Several MAFs (e.g. one per chromosome from hal2maf) are read by ``workers`` processes, one MAF
+    per worker, and their UTRs yielded in the order of ``maf_paths``, each MAF's in stream order:
+    the order, so the output, is the same for any number of workers. Then the UTRs that no block
+    touched (in input order). A UTR whose blocks lie in two MAFs is an error, as a block that comes
+    after the stream passed its UTR is within one.
+    """
+    utrs, maf_paths = list(utrs), list(map(Path, maf_paths))
+    if workers > 1 and len(maf_paths) > 1:
+        per_file = _alignments_in_workers(maf_paths, utrs, genome, reference, workers)
+    else:
+        per_file = ((path, _file_alignments(path, utrs, genome, reference)) for path in maf_paths)
+    file_of = {}  # UTR index -> the MAF that aligned it
+    for maf_path, records in per_file:
+        for index, first_block, alignment in records:
+            if index in file_of:
+                raise UserError(
+                    f"{maf_path}: block at {first_block} overlaps UTR {utrs[index].utr_id}, which "
+                    f"{file_of[index]} also aligns; the MAFs must be sorted by reference position, "
+                    "each UTR's blocks in one file.")
+            file_of[index] = maf_path
+            yield alignment
     extractor = _Extractor(utrs, genome, reference, "")
     for index in range(len(utrs)):
-        if index not in finished:
+        if index not in file_of:
             yield extractor.finish(index, None)
 
 
@@ -520,12 +730,13 @@ def read_utrs_on_genome(bed, genome) -> list:
     return utrs
 
 
-def utr_alignments(bed, genome, maf_paths, maf_dir, maf_index, reference):
-    """The UTRs of ``bed`` and an iterator of their alignments (indexed or streamed)."""
+def utr_alignments(bed, genome, maf_paths, maf_dir, maf_index, reference, workers=1):
+    """The UTRs of ``bed`` and an iterator of their alignments (indexed, or streamed by ``workers``
+    processes, one MAF each)."""
     maf_paths = resolve_maf_paths(maf_paths, maf_dir)
     utrs = read_utrs_on_genome(bed, genome)
     if maf_index:
         if len(maf_paths) != 1:
             raise UserError("--maf-index indexes one MAF; give exactly one --maf with it.")
         return utrs, indexed_alignments(maf_paths[0], maf_index, utrs, genome, reference)
-    return utrs, stream_alignments(maf_paths, utrs, genome, reference)
+    return utrs, stream_alignments(maf_paths, utrs, genome, reference, workers)

@@ -214,14 +214,14 @@ def models_section(cards: list) -> dict:
 
 
 def params_section(params: dict) -> dict:
-    """The run's parameters, one row each (nested values as JSON-like text)."""
-    data = {name: {"value": value if isinstance(value, (int, float, str)) else repr(value)}
+    """The run's parameters, one row each, as text (a seed is not a quantity to colour or group by thousands)."""
+    data = {name: {"value": value if isinstance(value, str) else repr(value)}
             for name, value in sorted(params.items()) if value is not None and not name.startswith("_")}
     return {"id": "provenance_params", "section_name": "Provenance: parameters",
             "description": "The parameters of this run (defaults included).",
             "plot_type": "table", "pconfig": {"id": "provenance_params_table", "title": "Parameters",
                                               "col1_header": "parameter"},
-            "headers": {"value": {"title": "value"}}, "data": data}
+            "headers": {"value": {"title": "value", "scale": False}}, "data": data}
 
 
 def loss_curves_section(train_logs: dict) -> dict | None:
@@ -246,13 +246,22 @@ def loss_curves_section(train_logs: dict) -> dict | None:
 
 
 def figure_sections(figures) -> dict:
-    """``{content file name: (section title, PNG path)}`` for every task figure, named after its task."""
-    sections = {section.task: section.title for section in SECTIONS}
+    """``{content file name: (section title, PNG path, task, dataset)}`` for every task figure.
+
+    A figure is named after its task, then (for MPRA) its dataset: ``mpra.toy.pearson_r.png``,
+    ``variants_roc.png``; the task is the name up to the first '.' or '_' that names a known task.
+    """
+    titles = {section.task: section.title for section in SECTIONS}
     images = {}
     for path in sorted(Path(figure) for figure in figures):
-        task = path.name.split(".")[0]
-        if path.suffix == ".png" and task in sections:
-            images[f"figure_{path.stem.replace('.', '_')}_mqc.png"] = (f"{sections[task]}: figure {path.stem}", path)
+        if path.suffix != ".png":
+            continue
+        task = next((t for t in sorted(titles, key=len, reverse=True)
+                     if path.stem == t or path.stem.startswith((f"{t}.", f"{t}_"))), None)
+        if task is not None:
+            dataset = path.stem[len(task) + 1:].split(".")[0] if path.stem.startswith(f"{task}.") else ""
+            images[f"figure_{path.stem.replace('.', '_')}_mqc.png"] = (
+                f"{titles[task]}: figure {path.stem}", path, task, dataset)
     return images
 
 
@@ -263,14 +272,17 @@ def write_content(out_dir, sections: list, images: dict, title: str) -> None:
     order = {}
     for rank, section in enumerate(sections):
         (out_dir / f"{section['id']}_mqc.yaml").write_text(yaml.safe_dump(section, sort_keys=False, allow_unicode=True))
-        order[section["id"]] = {"order": -rank * 10}
-    custom_data = {}
-    for name, (image_title, path) in images.items():
+        order[section["id"]] = {"order": -rank * 100}  # room for the figures placed after each table
+    custom_data, placed = {}, {}
+    for name, (image_title, path, task, dataset) in images.items():
         (out_dir / name).write_bytes(Path(path).read_bytes())
         anchor = name.removesuffix("_mqc.png")
         custom_data[anchor] = {"section_name": image_title}
-        task_anchor = next((s["id"] for s in sections if image_title.startswith(s["section_name"])), None)
-        order[anchor] = {"order": order[task_anchor]["order"] - 1 if task_anchor else -10_000}
+        # right after its task's table (the dataset's own table for per-dataset tasks), in name order
+        ids = [s["id"] for s in sections if s["id"] == task or s["id"].startswith(f"{task}_")]
+        table = f"{task}_{dataset}" if f"{task}_{dataset}" in ids else (ids[-1] if ids else None)
+        placed[table] = placed.get(table, 0) + 1
+        order[anchor] = {"order": order[table]["order"] - placed[table] if table else -10_000}
     config = {"title": title, "intro_text": "DNA foundation models on 3'UTR biology and gene expression: "
                                              "this run's results beside the studies' published numbers.",
               "show_analysis_paths": False, "show_analysis_time": False, "report_section_order": order,

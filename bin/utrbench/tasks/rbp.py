@@ -41,9 +41,13 @@ SITE_COLUMNS = ["site_id", "utr_id", "offset", "chrom", "position", "strand", "m
                 "stepwise_r_minus1", "label"]
 PEAK_EXTENSION = 50  # nt added on the 5' side of every peak (the study)
 RBNS_SKIPPED_COLUMNS = 4  # columns after 'RBP' that are not motif entries (05 §2.2)
-_CODE = np.full(256, -1, dtype=np.int8)
-for _index, _base in enumerate(BASES):
-    _CODE[ord(_base)] = _index
+# byte -> base code for bytes.translate (one C pass over a genome-size string): A C G T -> 0 1 2 3, others 255 (int8 -1)
+_CODE_BYTES = bytes(BASES.index(chr(byte)) if chr(byte) in BASES else 255 for byte in range(256))
+
+
+def base_codes(text: str) -> np.ndarray:
+    """int8 codes of ``text``: A C G T -> 0 1 2 3, anything else -1."""
+    return np.frombuffer(text.encode().translate(_CODE_BYTES), dtype=np.int8)
 
 
 # ---------------------------------------------------------------- inputs
@@ -75,15 +79,14 @@ def read_eclip_peaks(paths, extension: int = PEAK_EXTENSION) -> pd.DataFrame:
                 except ValueError:
                     raise UserError(f"{path}: line {number} is not 'chrom start end name score strand' with "
                                     "0 <= start < end and strand + or - (an eCLIP peak BED).") from None
-                rows.append((chrom, start, end, strand, name))
+                rows.append((chrom, start, end, strand, name.partition("_")[0], "_IDR" in name))
         if not rows:
             raise UserError(f"{path}: no peaks.")
-        frame = pd.DataFrame(rows, columns=["chrom", "start", "end", "strand", "name"])
-        plus = (frame["strand"] == "+").to_numpy()
+        chrom, start, end, strand, rbp, idr = map(list, zip(*rows))
+        plus = np.array(strand) == "+"
         frames.append(pd.DataFrame({
-            "chrom": frame["chrom"], "start": frame["start"] - np.where(plus, extension, 0),
-            "end": frame["end"] + np.where(plus, 0, extension), "strand": frame["strand"],
-            "rbp": frame["name"].str.split("_", n=1).str[0], "idr": frame["name"].str.contains("_IDR", regex=False),
+            "chrom": chrom, "start": np.array(start) - np.where(plus, extension, 0),
+            "end": np.array(end) + np.where(plus, 0, extension), "strand": strand, "rbp": rbp, "idr": np.array(idr),
         }))
     if not frames:
         raise UserError("no eCLIP peak files given.")
@@ -162,7 +165,7 @@ class UtrLayout:
                 raise UserError(f"{where}: UTR {utr.utr_id} is {utr.length} nt in the BED but {length} nt in the FASTA.")
         self.lengths = lengths
         self.starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        self.codes = _CODE[np.frombuffer("".join(sequences[name] for name in self.ids).encode(), dtype=np.uint8)]
+        self.codes = base_codes("".join([sequences[name] for name in self.ids]))
         rows = []  # utr index, chrom, strand, genomic start, end, global transcript start
         for index, utr in enumerate(self.utrs):
             offset = self.starts[index]
@@ -190,10 +193,11 @@ class UtrLayout:
         A peak overlapping several UTRs (or exons) gives one piece for each.
         """
         pieces = []
+        peaks_by_chrom = dict(tuple(peaks.groupby("chrom", sort=False)))  # each in file order
         for chrom, exons in self.exons.groupby("chrom", sort=True):
-            on_chrom = peaks[peaks["chrom"] == chrom].sort_values("start", kind="stable")
-            if on_chrom.empty:
+            if chrom not in peaks_by_chrom:
                 continue
+            on_chrom = peaks_by_chrom[chrom].sort_values("start", kind="stable")
             peak_start, peak_end = on_chrom["start"].to_numpy(), on_chrom["end"].to_numpy()
             longest = int((peak_end - peak_start).max())
             # candidates: peaks starting before the exon's end and at most `longest` before its start
@@ -249,21 +253,38 @@ def kmer_starts(intervals: pd.DataFrame, k: int) -> tuple:
 
 
 def kmer_codes(codes: np.ndarray, starts: np.ndarray, lengths: np.ndarray, k: int) -> np.ndarray:
-    """Base-4 code of the k-mer at every global position; -1 where it holds N or runs past its UTR."""
+    """Base-4 code of the k-mer at every global position; -1 where it holds N or runs past its UTR.
+
+    A rolling encoding over the concatenated UTRs: k passes over the whole array, in place.
+    """
     if k > 15:
         raise UserError(f"k-mers of length {k} are longer than the 15 this scan supports.")
     total = len(codes)
-    value = np.zeros(total, dtype=np.int32)
+    value = np.zeros(total, dtype=np.int16 if 4 ** k < 2 ** 15 else np.int32)
     valid = np.zeros(total, dtype=bool)
     valid[: max(total - k + 1, 0)] = True
+    not_acgt = np.flatnonzero(codes < 0)
+    letters = np.maximum(codes, 0) if len(not_acgt) else codes
     for j in range(k):
-        letter = codes[j:]
-        valid[: total - j] &= letter >= 0
-        value[: total - j] = value[: total - j] * 4 + np.maximum(letter, 0)
-    # a k-mer starting within k - 1 of its UTR's end runs into the next UTR
-    last_start = np.repeat(starts + lengths - k, lengths)
-    valid &= np.arange(total) <= last_start
-    return np.where(valid, value, -1)
+        value[: total - j] *= 4
+        value[: total - j] += letters[j:]
+    # the k-mers holding an N, and those starting within k - 1 of their UTR's end (they run into the next)
+    holding = (not_acgt[:, None] - np.arange(k)[None, :]).ravel()
+    tails = ((starts + lengths)[:, None] - np.arange(1, k)[None, :]).ravel()
+    valid[holding[holding >= 0]] = False
+    valid[tails[tails >= 0]] = False
+    value[~valid] = -1
+    return value
+
+
+def kmers_inside(positions: np.ndarray, intervals: pd.DataFrame, k: int) -> np.ndarray:
+    """Whether ``[p, p + k)`` lies inside one of ``intervals`` (disjoint, sorted by start) for each of
+    the sorted ``positions``: the test of :func:`kmer_starts` without listing every start."""
+    first = intervals["start"].to_numpy(np.int64)
+    interval = np.searchsorted(first, positions, side="right") - 1
+    inside = interval >= 0
+    inside[inside] = positions[inside] + k <= intervals["end"].to_numpy(np.int64)[interval[inside]]
+    return inside
 
 
 def encode_kmer(kmer: str) -> int:
@@ -282,7 +303,7 @@ def rbp_sites(utrs, sequences: dict, peaks: pd.DataFrame, motifs: pd.DataFrame, 
     counts = [("eCLIP peaks read", len(peaks)), ("IDR peaks", int(peaks["idr"].sum())),
               ("RBPs with IDR peaks", peaks.loc[peaks["idr"], "rbp"].nunique()),
               ("RBPs with RBNS k-mers", motifs["rbp"].nunique())]
-    rbp_names = sorted(set(motifs["rbp"]) & set(peaks.loc[peaks["idr"], "rbp"]))
+    rbp_names = sorted(set(motifs["rbp"].unique()) & set(peaks.loc[peaks["idr"], "rbp"].unique()))
     counts.append(("RBPs with both", len(rbp_names)))
     rbp_index = {name: n for n, name in enumerate(rbp_names)}
 
@@ -309,17 +330,21 @@ def rbp_sites(utrs, sequences: dict, peaks: pd.DataFrame, motifs: pd.DataFrame, 
     # negatives: UTR stretches free of every peak (any RBP, any replicate, either strand)
     all_peaks = merge_intervals(layout.peaks_in_transcript(peaks, same_strand=False), ["utr"])
     free = _complement(all_peaks, layout)
-    _, position = kmer_starts(free, k)
+    positive_counts = positives.groupby("code").size().sort_index()
+    is_positive_kmer = np.zeros(4 ** k + 1, dtype=bool)  # the last entry: code -1
+    is_positive_kmer[positive_counts.index.to_numpy(np.int64)] = True
+    position = np.flatnonzero(is_positive_kmer[codes])
+    position = position[kmers_inside(position, free, k)]
     candidate_code = codes[position]
-    positive_counts = positives.groupby("code").size()
-    wanted = candidate_code >= 0
-    wanted[wanted] = np.isin(candidate_code[wanted], positive_counts.index.to_numpy())
-    position, candidate_code = position[wanted], candidate_code[wanted]
     counts.append(("negative candidates (positive k-mers outside every peak)", len(position)))
+    # the candidates of each k-mer in position order, found by one stable sort
+    by_code = np.argsort(candidate_code, kind="stable")
+    bounds = np.searchsorted(candidate_code[by_code], positive_counts.index.to_numpy(np.int64), side="left")
+    ends = np.searchsorted(candidate_code[by_code], positive_counts.index.to_numpy(np.int64), side="right")
     rng = np.random.default_rng(seed)
     chosen, short = [], 0
-    for code, needed in positive_counts.sort_index().items():
-        pool = position[candidate_code == code]
+    for needed, low, high in zip(positive_counts.to_numpy(), bounds, ends):
+        pool = position[by_code[low:high]]
         if len(pool) <= needed:
             short += len(pool) < needed
             chosen.append(pool)
@@ -380,7 +405,8 @@ def _site_table(layout: UtrLayout, positives: pd.DataFrame, negatives: np.ndarra
     offset = position - layout.starts[utr]
     ids = np.asarray(layout.ids, dtype=object)[utr]
     letters = np.frombuffer(b"ACGT", dtype=np.uint8)
-    motif = [letters[layout.codes[p:p + k]].tobytes().decode() for p in position]
+    text = letters[layout.codes[position[:, None] + np.arange(k)]].tobytes().decode()
+    motif = [text[n * k:(n + 1) * k] for n in range(len(position))]
     rbps = np.concatenate([positives["rbps"].to_numpy(object), np.full(len(negatives), "", dtype=object)])[order]
     values = np.concatenate([positives["stepwise_r_minus1"].to_numpy(object),
                              np.full(len(negatives), "", dtype=object)])[order]
@@ -428,8 +454,46 @@ def score_column(attrs: dict) -> str:
     return f"{model}/{strategy}"
 
 
+def _chunk_addresses(dataset):
+    """``(rows per chunk, file offset of each chunk)`` where the rows of ``dataset`` lie in the file as
+    plain bytes: contiguous (``write_probabilities``: one chunk) or chunked over whole rows without
+    filters (``InferenceWriter``, as ZEROSHOT writes); None for anything else (compression, a
+    chunk never written, another file driver)."""
+    if dataset.file.driver != "sec2" or dataset.file.userblock_size or dataset.id.get_create_plist().get_nfilters():
+        return None
+    if dataset.chunks is None:
+        offset = dataset.id.get_offset()
+        return None if offset is None else (max(dataset.shape[0], 1), np.array([offset], dtype=np.int64))
+    rows_per_chunk = dataset.chunks[0]
+    chunks = -(-dataset.shape[0] // rows_per_chunk)
+    if dataset.chunks[1:] != dataset.shape[1:] or dataset.id.get_num_chunks() != chunks:
+        return None
+    offsets = np.empty(chunks, dtype=np.int64)
+
+    def record(info):  # chunk_iter: one walk of the chunk index (get_chunk_info(i) walks it once per chunk)
+        offsets[info.chunk_offset[0] // rows_per_chunk] = info.byte_offset
+
+    dataset.id.chunk_iter(record)
+    return rows_per_chunk, offsets
+
+
 def _gather_rows(dataset, rows: np.ndarray) -> np.ndarray:
-    """``dataset[rows]`` (float64) for unsorted, repeated ``rows``, read block by block."""
+    """``dataset[rows]`` (float64) for unsorted, repeated ``rows``.
+
+    Where the rows lie in the file as plain bytes (:func:`_chunk_addresses`), the file is mapped
+    into memory and only the pages holding the rows are read: a few sites per thousand positions
+    need a fraction of the file. Otherwise the whole dataset is read block by block.
+    """
+    addresses = _chunk_addresses(dataset)
+    if addresses is not None:
+        rows_per_chunk, offsets = addresses
+        row_bytes = dataset.dtype.itemsize * int(np.prod(dataset.shape[1:]))
+        first_byte = offsets[rows // rows_per_chunk] + (rows % rows_per_chunk) * row_bytes
+        in_file_order = np.argsort(first_byte, kind="stable")  # forward through the file: the kernel reads ahead
+        mapped = np.memmap(dataset.file.filename, dtype=np.uint8, mode="r")
+        raw = np.empty((len(rows), row_bytes), dtype=np.uint8)
+        raw[in_file_order] = mapped[first_byte[in_file_order][:, None] + np.arange(row_bytes)]
+        return raw.view(dataset.dtype).reshape(len(rows), *dataset.shape[1:]).astype(np.float64)
     order = np.argsort(rows, kind="stable")
     ordered = rows[order]
     out = np.empty((len(rows), dataset.shape[1]), dtype=np.float64)
@@ -465,16 +529,16 @@ def score_sites(path, sites: pd.DataFrame, lengths: dict) -> tuple:
                             f"orientation ({', '.join(TRANSCRIPT_ORIENTATIONS)}).")
         ids = [x.decode() if isinstance(x, bytes) else x for x in handle["ids"][()]]
         offsets = handle["offsets"][()]
-        row_of = {name: n for n, name in enumerate(ids)}
-        for name, n in row_of.items():
+        for n, name in enumerate(ids):
             if name in lengths and offsets[n + 1] - offsets[n] != lengths[name]:
                 raise UserError(f"{path}: record {name} has {offsets[n + 1] - offsets[n]} rows but the FASTA has "
                                 f"{lengths[name]} nt (probabilities of another FASTA?).")
-        missing = sites.loc[~sites["utr_id"].isin(row_of), ["utr_id", "site_id"]]
-        if len(missing):
-            raise UserError(f"{path}: UTR {missing.iloc[0, 0]} (site {missing.iloc[0, 1]}) has no record in the file.")
+        record = pd.Index(ids).get_indexer(sites["utr_id"])
+        if (record < 0).any():
+            missing = sites.iloc[int(np.argmax(record < 0))]
+            raise UserError(f"{path}: UTR {missing['utr_id']} (site {missing['site_id']}) has no record in the file.")
         k = len(sites["motif"].iloc[0])
-        first_row = offsets[sites["utr_id"].map(row_of).to_numpy()] + sites["offset"].to_numpy(np.int64)
+        first_row = offsets[record] + sites["offset"].to_numpy(np.int64)
         rows = (first_row[:, None] + np.arange(k)).ravel()
         values = _gather_rows(handle["probs"], rows).reshape(len(sites), k, 4)
     if attrs.get("kind") == "score":
@@ -482,7 +546,7 @@ def score_sites(path, sites: pd.DataFrame, lengths: dict) -> tuple:
             per_position = np.where(np.isnan(values).all(axis=2), np.nan,
                                     np.nanmax(np.where(np.isnan(values), -np.inf, values), axis=2))
         return score_column(attrs), per_position.max(axis=1)  # NaN anywhere -> NaN, as np.max in the study
-    reference = _CODE[np.frombuffer("".join(sites["motif"]).encode(), dtype=np.uint8)].reshape(len(sites), k)
+    reference = base_codes("".join(sites["motif"].tolist())).reshape(len(sites), k)
     with np.errstate(invalid="ignore", divide="ignore"):
         p_ref = np.take_along_axis(values, reference[:, :, None].astype(np.int64), axis=2)[:, :, 0] / values.sum(axis=2)
     return score_column(attrs), p_ref.mean(axis=1)

@@ -3,12 +3,14 @@
 Records are visited in a fixed order per epoch: the shard order is shuffled per epoch from the
 seed (the shards themselves are pre-shuffled by the dataset step), records keep their order
 inside a shard. Rank ``r`` of ``world`` devices takes the records whose index in the epoch is
-``r`` modulo ``world``.
+``r`` modulo ``world``, in chunks of ``CHUNK`` examples; inside a chunk, examples of similar
+length are batched together (little padding) and the batches visited in a seeded order.
 
 Every random choice about a record (shift, crop start) is a counter-based hash of
 ``(seed, stream, epoch, index)``, so a record's example is a pure function of its position, a
-whole chunk of examples is computed with numpy at once, and a run resumes exactly from a saved
-``(epoch, index)`` without saving any generator state.
+whole chunk of examples is computed with numpy at once, and a chunk's batches are a pure function
+of ``(seed, epoch, chunk)``: a run resumes exactly from a saved ``(epoch, chunk, batch)`` without
+saving any generator state.
 
 An example is what tokenising a random crop of the record gives, read from the store:
 
@@ -33,9 +35,9 @@ import numpy as np
 
 from utrbench.train.token_store import POSITIONAL, TokenStore
 
-TRAIN_STREAM, VALID_STREAM = 1, 2  # keep training and validation randomness apart
+TRAIN_STREAM, VALID_STREAM, DROPOUT_STREAM = 1, 2, 3  # keep training, validation and dropout randomness apart
 SHIFT_DRAW, CROP_DRAW = 0, 1
-CHUNK = 4096  # examples computed per vectorised call
+CHUNK = 4096  # examples computed per vectorised call and grouped by length into batches
 
 # Crop length in nucleotides for ``n`` content tokens. Greedy k-mers with a single-letter
 # fallback and BPE tokens cover a variable number of letters, so their crop is an upper bound
@@ -71,6 +73,21 @@ def position_uniforms(seed: int, stream: int, epoch: int, draw: int, indices) ->
     indices = np.asarray(indices, dtype=np.uint64)
     hashed = _splitmix64(indices * np.uint64(0x9E3779B97F4A7C15) ^ np.uint64(key))
     return (hashed >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+
+
+def first_at_or_after(starts: np.ndarray, begin, end, position) -> np.ndarray:
+    """For each ``i``, the first index in ``[begin[i], end[i])`` with ``starts >= position[i]`` (or ``end[i]``).
+
+    ``starts`` ascends within each range: a binary search of all ranges at once, one vectorised
+    step per halving.
+    """
+    low, high = np.array(begin, dtype=np.int64), np.array(end, dtype=np.int64)
+    while (open_ := low < high).any():
+        middle = (low + high) // 2
+        before = open_ & (starts[np.minimum(middle, len(starts) - 1)] < position)
+        low = np.where(before, middle + 1, low)
+        high = np.where(open_ & ~before, middle, high)
+    return low
 
 
 @dataclass
@@ -153,9 +170,8 @@ class ExampleSampler:
         begin, end = store.offsets[segment], store.offsets[segment + 1]
         if store.tokenization in POSITIONAL:
             first = begin + np.minimum(position, end - begin)
-        else:  # the first token starting at or after `position`, within the segment
-            first = np.array([begin[i] + np.searchsorted(store.starts[begin[i]:end[i]], position[i])
-                              for i in range(len(records))], dtype=np.int64)
+        else:
+            first = first_at_or_after(store.starts, begin, end, position)
         n_pad = np.minimum(layout.pad_counts[pad_left], layout.content_tokens)
         n_content = np.minimum(end - first, layout.content_tokens - n_pad)
         return Examples(records, np.full(len(records), epoch), indices, first, n_pad, pad_left, n_content,
@@ -165,8 +181,9 @@ class ExampleSampler:
 def assemble(store: TokenStore, layout: Layout, examples: Examples, rows, pad_id: int):
     """``(ids [B, T] int64, attention_mask [B, T] bool, species_ids [B])`` of some examples.
 
-    One slice copy per row: a batch has at most a few hundred rows, each a contiguous run of the
-    store, so this costs a memory copy per token (a gather through an index matrix costs several).
+    One slice copy per row for the content (a batch has at most a few hundred rows, each a
+    contiguous run of the store, so this costs a memory copy per token; a gather through an index
+    matrix costs several); the special and padding tokens are placed for all rows at once.
     """
     rows = np.arange(len(examples.records))[rows]
     lead, trail = len(layout.leading), len(layout.trailing)
@@ -174,13 +191,19 @@ def assemble(store: TokenStore, layout: Layout, examples: Examples, rows, pad_id
     lengths = lead + n_pad + n_content + trail
     ids = np.full((len(rows), int(lengths.max())), pad_id, dtype=np.int64)
     ids[:, :lead] = layout.leading
-    tokens, pad_tokens = store.tokens, layout.pad_tokens
-    for out, row in enumerate(rows):
-        padding, count, first = int(examples.n_pad[row]), int(examples.n_content[row]), int(examples.first_token[row])
-        if padding:
-            ids[out, lead:lead + padding] = pad_tokens[examples.pad_row[row], :padding]
-        ids[out, lead + padding:lead + padding + count] = tokens[first:first + count]
-        ids[out, lead + padding + count:lead + padding + count + trail] = layout.trailing
+    padded = np.flatnonzero(n_pad)
+    if len(padded):  # the leading N tokens of shifted examples, from the layout's table
+        columns = np.arange(int(n_pad.max()))
+        inside = columns[None, :] < n_pad[padded, None]
+        table = layout.pad_tokens[examples.pad_row[rows[padded]]][:, :len(columns)]
+        ids[np.repeat(padded, inside.sum(axis=1)), lead + np.nonzero(inside)[1]] = table[inside]
+    content_start = lead + n_pad
+    tokens = store.tokens
+    for out, (start, count, first) in enumerate(zip(content_start.tolist(), n_content.tolist(),
+                                                    examples.first_token[rows].tolist())):
+        ids[out, start:start + count] = tokens[first:first + count]
+    if trail:
+        ids[np.arange(len(rows))[:, None], (content_start + n_content)[:, None] + np.arange(trail)] = layout.trailing
     attention = np.arange(ids.shape[1])[None, :] < lengths[:, None]
     return ids, attention, examples.species[rows]
 
@@ -204,52 +227,67 @@ class EpochOrder:
         return self.shard_starts[order[shard]] + indices - (ends[shard] - self.shard_records[order[shard]])
 
 
+def length_grouped_batches(widths: np.ndarray, tokens_per_batch: int) -> list[np.ndarray]:
+    """Rows of each batch: sorted by width, cut greedily so that ``rows * widest <= tokens_per_batch``.
+
+    Examples of similar length share a batch, so little of it is padding (a batch is padded to its
+    widest example); a batch always holds at least one example.
+    """
+    order = np.argsort(widths, kind="stable")
+    ordered = widths[order]
+    batches, start = [], 0
+    while start < len(order):
+        most = max(1, tokens_per_batch // int(ordered[start]))  # no batch can hold more than this
+        window = ordered[start:start + most]
+        count = max(1, int(np.searchsorted(window * np.arange(1, len(window) + 1), tokens_per_batch, side="right")))
+        batches.append(order[start:start + count])
+        start += count
+    return batches
+
+
 class BatchStream:
     """Token-budget batches of this rank's records; ``position`` is where a resumed run starts.
 
-    A batch holds as many examples as fit ``tokens_per_batch`` once padded to its longest
-    example; ``position`` is the ``(epoch, index)`` of the first example not yet batched, so
+    This rank's examples of an epoch are taken in chunks of ``chunk`` on a fixed grid, so a run
+    resumed anywhere sees the same chunks as an uninterrupted one. A chunk's examples are grouped
+    by length into batches (:func:`length_grouped_batches`), visited in an order shuffled from
+    ``(seed, epoch, chunk)``. ``position`` is the ``(epoch, chunk, batch)`` of the next batch, so
     saving it after any batch and restarting there repeats nothing and skips nothing.
     """
 
     def __init__(self, store, layout, seed, tokens_per_batch, pad_id, rank=0, world=1, shift_max=0,
-                 position=(0, 0)):
-        self.store, self.layout, self.tokens_per_batch, self.pad_id = store, layout, tokens_per_batch, pad_id
-        self.rank, self.world = rank, world
+                 position=(0, 0, 0), chunk=CHUNK):
+        self.store, self.layout, self.seed, self.tokens_per_batch, self.pad_id = store, layout, seed, tokens_per_batch, pad_id
+        self.rank, self.world, self.chunk = rank, world, chunk
         self.sampler = ExampleSampler(store, layout, seed, shift_max)
         self.order = EpochOrder(store.shard_records, seed)
         self.position = tuple(int(p) for p in position)
-        self._chunk, self._next = None, 0
-        self._extra = len(layout.leading) + len(layout.trailing)
+        self.per_epoch = len(range(rank, self.order.size, world))  # this rank's examples per epoch
+        self._plan = None  # (epoch, chunk, examples, batches) of the current chunk
 
-    def _refill(self):
-        """Compute the next chunk of this rank's examples from ``position`` on (may cross epochs)."""
-        epoch, index = self.position
-        first = index + (self.rank - index) % self.world  # next index of this rank
-        if first >= self.order.size:
-            epoch, first = epoch + 1, self.rank
-        indices = np.arange(first, min(self.order.size, first + CHUNK * self.world), self.world)
-        self._chunk = self.sampler.examples(epoch, indices, self.order.records(epoch, indices))
-        self._next = 0
+    def _chunk_plan(self, epoch, chunk):
+        """This rank's examples of one chunk and its batches, in visiting order."""
+        if self._plan is None or self._plan[:2] != (epoch, chunk):
+            start = chunk * self.chunk
+            indices = self.rank + self.world * np.arange(start, min(self.per_epoch, start + self.chunk))
+            examples = self.sampler.examples(epoch, indices, self.order.records(epoch, indices))
+            extra = len(self.layout.leading) + len(self.layout.trailing)
+            batches = length_grouped_batches(examples.widths + extra, self.tokens_per_batch)
+            shuffle = np.random.default_rng([self.seed, TRAIN_STREAM, epoch, chunk]).permutation(len(batches))
+            self._plan = (epoch, chunk, examples, [batches[i] for i in shuffle])
+        return self._plan[2:]
 
     def next_batch(self):
         """The next padded batch ``(ids, attention_mask, species_ids)``."""
-        if self._chunk is None or self._next >= len(self._chunk.records):
-            self._refill()
-        chunk, start = self._chunk, self._next
-        widths = chunk.widths[start:] + self._extra
-        running = np.maximum.accumulate(widths)
-        fits = running * np.arange(1, len(widths) + 1) <= self.tokens_per_batch
-        count = max(1, int(np.argmin(fits)) if not fits.all() else len(widths))
-        # a batch never spans two chunks: the last one of a chunk may be smaller than the budget allows
-        rows = slice(start, start + count)
-        batch = assemble(self.store, self.layout, chunk, rows, self.pad_id)
-        self._next = start + count
-        if self._next < len(chunk.records):
-            self.position = (int(chunk.epochs[self._next]), int(chunk.indices[self._next]))
-        else:
-            self.position = (int(chunk.epochs[-1]), int(chunk.indices[-1]) + 1)
-            self._chunk = None
+        epoch, chunk, number = self.position
+        examples, batches = self._chunk_plan(epoch, chunk)
+        batch = assemble(self.store, self.layout, examples, batches[number], self.pad_id)
+        number += 1
+        if number == len(batches):
+            chunk, number = chunk + 1, 0
+            if chunk * self.chunk >= self.per_epoch:
+                epoch, chunk = epoch + 1, 0
+        self.position = (epoch, chunk, number)
         return batch
 
 

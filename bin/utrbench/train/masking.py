@@ -18,6 +18,7 @@ non-special token (``random_token_fraction``) or kept, independently per token (
 """
 
 import functools
+import math
 
 import numpy as np
 import torch
@@ -35,50 +36,155 @@ def _uniform(shape, generator, device):
     return torch.rand(shape, generator=generator, device=device)
 
 
-def select_tokens(candidates, generator, rate, **_):
-    """Each candidate independently with probability ``rate``."""
-    return candidates & (_uniform(candidates.shape, generator, candidates.device) < rate)
+class Candidates:
+    """The tokens of a padded batch that may be selected (real and not special), looked up where needed.
+
+    Selection works on flat positions ``row * width + column``; most selectors draw positions first
+    and look up only those, so a batch is not scanned token by token more than it must be.
+    """
+
+    def __init__(self, ids, attention_mask, special_table):
+        self.ids, self.attention, self.special = ids, attention_mask, special_table
+        self.rows, self.width = ids.shape
+        self.flat_ids, self.flat_attention = ids.reshape(-1), attention_mask.reshape(-1)
+
+    @property
+    def size(self) -> int:
+        return self.rows * self.width
+
+    def at(self, positions) -> torch.Tensor:
+        """Whether each flat position is a candidate."""
+        return self.flat_attention[positions] & ~self.special.take(self.flat_ids[positions])
+
+    def dense(self, rows=slice(None)) -> torch.Tensor:
+        """``[rows, width]`` bool of the candidates of some rows."""
+        return self.attention[rows] & ~self.special.take(self.ids[rows])
 
 
-def select_kmer_spans(candidates, generator, rate, k, **_):
-    """Union of k-token windows ``[c - (k-1)//2, c + k//2]`` around centres ``c``, clipped to candidates."""
-    centres = candidates & (_uniform(candidates.shape, generator, candidates.device) < kmer_centre_rate(rate, k))
-    # token t is masked when a centre lies in [t - k//2, t + (k-1)//2]: a windowed sum of centres
-    before, after = k // 2, (k - 1) // 2
-    padded = torch.nn.functional.pad(centres.to(torch.int32), (before + 1, after))
-    cumulative = torch.cumsum(padded, dim=1)
-    width = candidates.shape[1]
-    covering = cumulative[:, k:k + width] - cumulative[:, :width]
-    return candidates & (covering > 0)
+def bernoulli_positions(size, probability, generator, device) -> torch.Tensor:
+    """The ascending indices of ``range(size)`` taken independently with ``probability`` each.
+
+    The gaps between taken indices are geometric, so this draws about ``probability * size``
+    numbers instead of one per index.
+    """
+    if probability <= 0 or size == 0:
+        return torch.zeros(0, dtype=torch.int64, device=device)
+    if probability >= 1:
+        return torch.arange(size, device=device)
+    found, last = [], -1
+    while last < size:
+        expected = (size - 1 - last) * probability
+        count = int(expected + 6 * math.sqrt(expected) + 16)  # rarely too few: then draw on from the last
+        gaps = torch.empty(count, dtype=torch.int64, device=device).geometric_(probability, generator=generator)
+        found.append(torch.cumsum(gaps, dim=0).add_(last))
+        last = int(found[-1][-1])
+    positions = found[0] if len(found) == 1 else torch.cat(found)
+    return positions[positions < size]
 
 
-def select_positions(candidates, generator, rate, edge_margin=0, **_):
+def select_tokens(candidates: Candidates, generator, rate, **_):
+    """Each candidate independently with probability ``rate``, and one in each row that drew none: flat positions."""
+    positions = bernoulli_positions(candidates.size, rate, generator, candidates.ids.device)
+    return _ensure_one_per_row(positions[candidates.at(positions)], candidates, generator)
+
+
+def select_kmer_spans(candidates: Candidates, generator, rate, k, **_):
+    """Union of k-token windows ``[c - (k-1)//2, c + k//2]`` around centres ``c``, clipped to a row's candidates.
+
+    A row that drew no centre gets one, so it too has a whole span to predict.
+    """
+    centres = select_tokens(candidates, generator, kmer_centre_rate(rate, k))
+    row_start = centres - centres % candidates.width
+    end = torch.minimum(centres + k // 2, row_start + candidates.width - 1)
+    # centres ascend, so do the window ends: a window starts after the previous one's end, which
+    # lists every covered position once, in order
+    previous_end = torch.cat([end.new_full((1,), -1), end[:-1]])
+    start = torch.maximum(torch.maximum(centres - (k - 1) // 2, row_start), previous_end + 1)
+    lengths = torch.clamp(end - start + 1, min=0)
+    first = torch.cumsum(lengths, dim=0) - lengths
+    total = int(lengths.sum())
+    positions = torch.repeat_interleave(start - first, lengths, output_size=total) + torch.arange(
+        total, device=centres.device)
+    return positions[candidates.at(positions)]
+
+
+def _keep_without_largest(keys, drop):
+    """``[R, W]`` bool: the finite keys of each row except its ``drop[r]`` largest (``-inf`` marks no key)."""
+    most = int(drop.max()) if len(drop) else 0
+    kept = torch.isfinite(keys)
+    if most:
+        largest = torch.topk(keys, most, dim=1, largest=True, sorted=True).indices
+        rank = torch.arange(most, device=keys.device)[None, :]
+        kept.scatter_(1, largest, ~(rank < drop[:, None]) & kept.gather(1, largest))
+    return kept
+
+
+def uniform_subsets(sizes, wanted, generator):
+    """``wanted[r]`` distinct indices of ``range(sizes[r])`` for each row ``r``, uniformly: ``(rows, indices)``.
+
+    Each row first takes every index independently with a probability that gives a few standard
+    deviations more than it wants (geometric gaps, so about ``wanted`` draws per row), then keeps
+    the ``wanted`` of those with the smallest random keys: a uniform subset of a draw that treats
+    all indices alike is uniform. Rows that want more than half their indices, or (rarely) took
+    fewer than they want, draw a key for every index instead.
+    """
+    device = sizes.device
+    target = wanted + 4 * torch.sqrt(wanted.to(torch.float64)) + 4  # expected takes: short with p ~ 3e-5
+    sparse = (wanted > 0) & (target <= 0.5 * sizes)
+    chosen_rows, chosen = [], []
+    if sparse.any():
+        rows = torch.nonzero(sparse).flatten()
+        row_sizes, row_wanted, probability = sizes[rows], wanted[rows], target[rows] / sizes[rows]
+        draws = (target[rows] + 6 * torch.sqrt(target[rows]) + 16).to(torch.int64)  # gaps enough to pass the end
+        owner = torch.repeat_interleave(torch.arange(len(rows), device=device), draws)
+        uniform = torch.rand(len(owner), generator=generator, device=device, dtype=torch.float64)
+        gaps = torch.floor(torch.log1p(-uniform) / torch.log1p(-probability)[owner]).to(torch.int64) + 1
+        ends = torch.cumsum(gaps, dim=0)
+        first_draw = torch.cumsum(draws, dim=0) - draws
+        before = torch.cat([ends.new_zeros(1), ends])[first_draw]  # the running sum where each row starts
+        index = ends - before[owner] - 1  # ascending within each row
+        passed_end = index[first_draw + draws - 1] >= row_sizes
+        taken = index < row_sizes[owner]
+        counts = torch.bincount(owner[taken], minlength=len(rows))
+        usable = passed_end & (counts >= row_wanted)
+        taken &= usable[owner]
+        owner, index = owner[taken], index[taken]
+        column = torch.arange(len(owner), device=device) - (torch.cumsum(counts * usable, dim=0) - counts * usable)[owner]
+        keys = torch.full((len(rows), int(counts.max())), -math.inf, dtype=torch.float32, device=device)
+        keys[owner, column] = _uniform(len(owner), generator, device)
+        kept = _keep_without_largest(keys, torch.where(usable, counts - row_wanted, 0))[owner, column]
+        chosen_rows.append(rows[owner[kept]])
+        chosen.append(index[kept])
+        sparse[rows[~usable]] = False
+    dense = torch.nonzero((wanted > 0) & ~sparse).flatten()
+    if len(dense):
+        width = int(sizes[dense].max())
+        valid = torch.arange(width, device=device)[None, :] < sizes[dense][:, None]
+        keys = torch.where(valid, _uniform((len(dense), width), generator, device), -math.inf)
+        row, index = torch.nonzero(_keep_without_largest(keys, sizes[dense] - wanted[dense]), as_tuple=True)
+        chosen_rows.append(dense[row])
+        chosen.append(index)
+    if not chosen:
+        return torch.zeros(0, dtype=torch.int64, device=device), torch.zeros(0, dtype=torch.int64, device=device)
+    return torch.cat(chosen_rows), torch.cat(chosen)
+
+
+def select_positions(candidates: Candidates, generator, rate, edge_margin=0, **_):
     """Exactly ``max(1, round(rate * n))`` of each row's ``n`` candidates, away from the ends if possible.
 
-    The chosen positions are the ``wanted`` smallest of uniform keys over the eligible ones: a
-    uniformly random subset of that size.
+    A uniformly random subset of that size of the candidates at least ``edge_margin`` candidates
+    from either end, or of all of them when there are too few of those.
     """
-    counts = candidates.sum(dim=1)
+    dense = candidates.dense()
+    counts = dense.sum(dim=1)
     wanted = torch.where(counts > 0, torch.clamp(torch.round(rate * counts), min=1), 0).to(torch.int64)
-    index = torch.cumsum(candidates, dim=1) - 1  # position among the row's candidates
-    inner = candidates & (index >= edge_margin) & (index < (counts - edge_margin)[:, None])
-    enough_inner = inner.sum(dim=1) >= wanted
-    eligible = torch.where(enough_inner[:, None], inner, candidates)
-    keys = torch.where(eligible, _uniform(candidates.shape, generator, candidates.device), 2.0)
-    most = int(wanted.max()) if len(wanted) else 0
-    if most == 0:
-        return torch.zeros_like(candidates)
-    # the `most` smallest keys per row (a partial selection, cheaper than sorting all); rows that want
-    # fewer (shorter rows) sort just those to keep their smallest `wanted`
-    smallest = torch.topk(keys, most, dim=1, largest=False, sorted=False).indices
-    fewer = torch.nonzero(wanted < most).flatten()
-    if len(fewer):
-        order = torch.argsort(keys[fewer].gather(1, smallest[fewer]), dim=1)
-        smallest[fewer] = smallest[fewer].gather(1, order)
-    rank = torch.arange(most, device=candidates.device)[None, :]
-    selected = torch.zeros_like(candidates)
-    selected.scatter_(1, smallest, rank < wanted[:, None])
-    return selected
+    inner = torch.clamp(counts - 2 * edge_margin, min=0)
+    enough_inner = inner >= wanted
+    first = torch.where(enough_inner, edge_margin, 0)  # first eligible candidate of each row
+    rows, index = uniform_subsets(torch.where(enough_inner, inner, counts), wanted, generator)
+    flat_candidates = torch.nonzero(dense.reshape(-1)).flatten()  # candidates in row order
+    row_offsets = torch.cumsum(counts, dim=0) - counts
+    return flat_candidates[row_offsets[rows] + first[rows] + index]
 
 
 SELECTORS = {
@@ -98,13 +204,20 @@ def check_trainable(tokenization: str, family_name: str) -> None:
         )
 
 
-def _ensure_one_per_row(selected, candidates, generator):
-    """Give a row with candidates but no selection one random candidate, so no batch has an empty loss."""
-    empty = torch.nonzero(candidates.any(dim=1) & ~selected.any(dim=1)).flatten()
-    if len(empty):  # rare (short rows): draw keys for those rows only
-        keys = torch.where(candidates[empty], _uniform((len(empty), candidates.shape[1]), generator, candidates.device), 2.0)
-        selected[empty, keys.argmin(dim=1)] = True
-    return selected
+def _ensure_one_per_row(positions, candidates: Candidates, generator):
+    """Give a row with candidates but no selected position one random candidate, so no batch has an empty loss.
+
+    ``positions`` (flat, ascending) stay ascending.
+    """
+    taken = torch.bincount(positions // candidates.width, minlength=candidates.rows)
+    if bool(taken.all()):
+        return positions
+    empty = torch.nonzero(taken == 0).flatten()  # rare (short rows): look at those rows only
+    dense = candidates.dense(empty)
+    keys = torch.where(dense, _uniform(dense.shape, generator, dense.device), 2.0)
+    having = dense.any(dim=1)
+    extra = empty[having] * candidates.width + keys[having].argmin(dim=1)
+    return torch.sort(torch.cat([positions, extra])).values
 
 
 @functools.lru_cache(maxsize=16)
@@ -112,6 +225,11 @@ def random_token_ids(tokenizer) -> np.ndarray:
     """Ids a random replacement is drawn from: everything but special and unknown tokens."""
     excluded = set(tokenizer.special_ids) | ({tokenizer.unk_id} if tokenizer.unk_id is not None else set())
     return np.array([i for i in range(tokenizer.vocab_size) if i not in excluded], dtype=np.int64)
+
+
+@functools.lru_cache(maxsize=16)
+def _random_token_pool(tokenizer, device) -> torch.Tensor:
+    return torch.as_tensor(random_token_ids(tokenizer), device=device)
 
 
 @functools.lru_cache(maxsize=16)
@@ -141,20 +259,17 @@ def mask_batch(ids, attention_mask, tokenizer, tokenization, rng, rate=0.15, mas
     device = ids.device
     attention_mask = torch.as_tensor(attention_mask, dtype=torch.bool, device=device)
     generator = as_generator(rng, device)
-    candidates = attention_mask & ~_special_table(tokenizer, device)[ids]
-    selected = SELECTORS[tokenization](candidates, generator, rate, k=getattr(tokenizer, "k", 1),
-                                       edge_margin=edge_margin)
-    selected = _ensure_one_per_row(selected, candidates, generator)
-    labels = torch.where(selected, ids, IGNORE_INDEX)
+    candidates = Candidates(ids, attention_mask, _special_table(tokenizer, device))
+    positions = SELECTORS[tokenization](candidates, generator, rate, k=getattr(tokenizer, "k", 1),
+                                        edge_margin=edge_margin)
+    flat_ids = candidates.flat_ids
+    labels = torch.full_like(ids, IGNORE_INDEX)
+    labels.view(-1)[positions] = flat_ids[positions]
     # the 80/10/10 draw only at the selected tokens (about 15 %), not one per token
-    rows, columns = torch.nonzero(selected, as_tuple=True)
-    draw = _uniform(rows.shape, generator, device)
+    draw = _uniform(positions.shape, generator, device)
     corrupted = ids.clone()
-    to_mask = draw < mask_token_fraction
-    corrupted[rows[to_mask], columns[to_mask]] = tokenizer.mask_id
-    to_random = (draw >= mask_token_fraction) & (draw < mask_token_fraction + random_token_fraction)
-    pool = torch.as_tensor(random_token_ids(tokenizer), device=device)
-    n_random = int(to_random.sum())
-    corrupted[rows[to_random], columns[to_random]] = pool[torch.randint(len(pool), (n_random,), generator=generator,
-                                                                        device=device)]
+    corrupted.view(-1)[positions[draw < mask_token_fraction]] = tokenizer.mask_id
+    to_random = positions[(draw >= mask_token_fraction) & (draw < mask_token_fraction + random_token_fraction)]
+    pool = _random_token_pool(tokenizer, device)
+    corrupted.view(-1)[to_random] = pool[torch.randint(len(pool), to_random.shape, generator=generator, device=device)]
     return corrupted, labels

@@ -203,7 +203,8 @@ class TokenStore:
         self.folder = folder
         self.tokenization, self.k, self.phases = meta["tokenization"], meta["k"], meta["phases"]
         self.shard_records = np.array([shard["records"] for shard in meta["shards"]], dtype=np.int64)
-        load = lambda name: np.load(folder / f"{name}.npy", mmap_mode="r")  # noqa: E731
+        # plain arrays over the maps: slicing an np.memmap runs Python code per slice, a batch makes hundreds
+        load = lambda name: np.asarray(np.load(folder / f"{name}.npy", mmap_mode="r"))  # noqa: E731
         self.tokens, self.offsets = load("tokens"), load("offsets")
         self.lengths, self.species = load("lengths"), load("species")
         self.starts = None if self.tokenization in POSITIONAL else load("starts")

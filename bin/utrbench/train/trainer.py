@@ -6,18 +6,26 @@ distributed pieces (process group, DDP wrapper, gathering data positions) reduce
 
 Checkpoints go to a checkpoint directory (default ``<run dir>/checkpoints``; under Nextflow a
 persistent folder outside the work directory): ``step-N/`` (a full model directory plus
-``trainer_state.pt`` with optimiser, scheduler, data positions, RNG states and the log so far),
-each written under a temporary name and renamed, so a folder ``step-N`` with its state file is
-complete and a killed write leaves nothing that looks like a checkpoint. The token store of the
-shards is kept there too (``token_store/``), so it is built once per run, not per attempt.
+``trainer_state.pt`` with optimiser, scheduler, data positions and the log so far), each written
+under a temporary name and renamed, so a folder ``step-N`` with its state file is complete and a
+killed write leaves nothing that looks like a checkpoint. The token store of the shards is kept
+there too (``token_store/``), so it is built once per run, not per attempt.
 
-A resumed run restores all of that and continues exactly where the checkpoint was taken, so on
-the CPU in deterministic mode it ends with the same weights as an uninterrupted run, whichever
-work directory each attempt runs in. ``max_hours`` ends an attempt cleanly: when the next step
-and a checkpoint might not fit in the time left, it checkpoints and returns unfinished; the CLI
-then exits with ``CONTINUE_EXIT_STATUS`` so the scheduler retries and the next attempt resumes.
-When the run is finished the run directory gets ``train_log.tsv`` and ``checkpoints/step-N``
-links to the checkpoint directory (when that lies elsewhere).
+No generator state is saved, because none carries over from one step to the next: every random
+draw of a step is a function of the seed and the step alone. The data order and crops are a hash
+of each record's position (:mod:`utrbench.train.data`), the masks come from a generator seeded
+with ``(seed, rank, step, micro-batch)``, and dropout from the global generator re-seeded with the
+same key before each forward pass. So how far the prefetching thread has read ahead, and where an
+attempt was killed, cannot change a later step. A resumed run continues exactly where the
+checkpoint was taken, and on the CPU in deterministic mode it ends with the same weights as an
+uninterrupted run, whichever work directory or machine each attempt runs on: the order of
+floating-point sums depends on the number of torch threads, so a CPU run resumes with the thread
+count its checkpoint was taken with. ``max_hours``
+ends an attempt cleanly: when the next step and a checkpoint might not fit in the time left, it
+checkpoints and returns unfinished; the CLI then exits with ``CONTINUE_EXIT_STATUS`` so the
+scheduler retries and the next attempt resumes. When the run is finished the run directory gets
+``train_log.tsv`` and ``checkpoints/step-N`` links to the checkpoint directory (when that lies
+elsewhere).
 """
 
 import contextlib
@@ -36,7 +44,7 @@ from utrbench.errors import UserError
 from utrbench.io import atomic_output, write_tsv
 from utrbench.models import init_model, load_model, save_model
 from utrbench.models.base import IGNORE_INDEX
-from utrbench.train.data import TRAIN_STREAM, VALID_STREAM, BatchStream, Layout, Prefetcher, validation_batches
+from utrbench.train.data import DROPOUT_STREAM, TRAIN_STREAM, VALID_STREAM, BatchStream, Layout, Prefetcher, validation_batches
 from utrbench.train.masking import check_trainable, mask_batch
 from utrbench.train.schedules import build_optimizer, build_scheduler
 from utrbench.train.token_store import open_token_store
@@ -111,25 +119,6 @@ def configure_determinism(deterministic: bool) -> None:
     torch.use_deterministic_algorithms(deterministic)
 
 
-def rng_states() -> dict:
-    """Python, numpy and torch generator states in types ``torch.load(weights_only=True)`` accepts."""
-    kind, key, position, has_gauss, gauss = np.random.get_state()
-    states = {"python": random.getstate(), "numpy": (kind, key.tolist(), position, has_gauss, gauss),
-              "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        states["cuda"] = torch.cuda.get_rng_state_all()
-    return states
-
-
-def restore_rng_states(states: dict) -> None:
-    random.setstate(states["python"])
-    kind, key, position, has_gauss, gauss = states["numpy"]
-    np.random.set_state((kind, np.array(key, dtype=np.uint32), position, has_gauss, gauss))
-    torch.set_rng_state(states["torch"])
-    if "cuda" in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
-
-
 def checkpoint_steps(run_dir, checkpoint_dir=None) -> list[int]:
     """Steps of the complete checkpoints (``step-N`` with its state file), ascending.
 
@@ -181,7 +170,7 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, recipe)
         self.network = dist.wrap(self.model)
         self.layout = Layout.of(tokenizer, self.tokenization, recipe.context_tokens, recipe.shift_max)
-        self.position = (0, 0)  # (epoch, index) of this rank's next training record
+        self.position = (0, 0, 0)  # (epoch, chunk, batch) of this rank's next training batch
         self._prefetcher = None
         self.has_validation = valid_store is not None
         self.valid_batches = []
@@ -212,6 +201,10 @@ class Trainer:
         )
         return {"input_ids": inputs, "attention_mask": attention, "species_ids": species, "labels": labels}
 
+    def next_micro_batch(self, micro: int) -> dict:
+        """Micro-batch ``micro`` of the coming step, masked on the device: what a step waits for before computing."""
+        return self._masked(self._next_batch(), self._generator(TRAIN_STREAM, self.dist.rank, self.step, micro))
+
     def _next_batch(self):
         """The next training batch as tensors (pinned on CUDA), from the prefetching thread."""
         if self._prefetcher is None:
@@ -232,10 +225,7 @@ class Trainer:
     # -- training ---------------------------------------------------------------------------
     def train_step(self) -> StepResult:
         started = time.perf_counter()
-        micro_batches = []
-        for micro in range(self.accumulation):
-            generator = self._generator(TRAIN_STREAM, self.dist.rank, self.step, micro)
-            micro_batches.append(self._masked(self._next_batch(), generator))
+        micro_batches = [self.next_micro_batch(micro) for micro in range(self.accumulation)]
         masked_counts = [int((b["labels"] != IGNORE_INDEX).sum()) for b in micro_batches]
         tokens = sum(int(b["attention_mask"].sum()) for b in micro_batches)
         loaded_at = time.perf_counter()
@@ -247,6 +237,8 @@ class Trainer:
             # gradients are averaged across devices only once, on the last micro-batch
             sync = contextlib.nullcontext() if last or self.dist.world == 1 else self.network.no_sync()
             with sync:
+                # dropout's draws depend on (seed, rank, step, micro-batch) only, not on earlier steps
+                torch.manual_seed(generator_seed(self.seed, DROPOUT_STREAM, self.dist.rank, self.step, number))
                 with torch.autocast(**self.autocast):
                     loss = self.network(**batch).loss
                 # weight by masked tokens so the step's loss is the mean over all its masked tokens
@@ -286,7 +278,7 @@ class Trainer:
         return {
             "step": self.step, "tokens_seen": self.tokens_seen, "world": self.dist.world, "data": self.store.folder.name,
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-            "data_positions": positions, "rng": rng_states(), "log_rows": list(self.log_rows),
+            "data_positions": positions, "log_rows": list(self.log_rows), "torch_threads": torch.get_num_threads(),
         }
 
     def load_state_dict(self, state, where) -> None:
@@ -302,8 +294,13 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.close()
-        self.position = tuple(state["data_positions"][self.dist.rank])
-        restore_rng_states(state["rng"])
+        position = tuple(state["data_positions"][self.dist.rank])
+        if len(position) != 3:
+            raise UserError(f"{where}: the checkpoint was written by an older version of the data path and cannot be "
+                            f"resumed exactly; use a new checkpoint directory.")
+        self.position = position
+        if self.dist.device.type == "cpu" and "torch_threads" in state:
+            torch.set_num_threads(state["torch_threads"])  # the same summation order as the attempts before
 
     def save_checkpoint(self, run_dir, checkpoint_dir, provenance) -> None:
         """Write ``step-N`` atomically into ``checkpoint_dir`` (main process; every process must call it)."""

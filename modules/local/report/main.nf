@@ -16,20 +16,20 @@ process REPORT {
     path versions_yml
 
     output:
-    path 'report/multiqc_report.html', emit: html
-    path 'report/multiqc_content', emit: content
+    path 'multiqc/multiqc_report.html', emit: html
+    path 'multiqc/multiqc_content', emit: content
 
     // No versions topic output: the report reads software_versions.yml, which is written only once
     // the topic has closed, so sending to it here would wait on itself.
     script:
     def args = task.ext.args ?: ''
     """
-    report.py --metrics metrics --figure figures --model-card cards --pretraining-run runs --published ${published} --params ${params_json} --versions ${versions_yml} --out-dir report ${args}
+    report.py --metrics metrics --figure figures --model-card cards --pretraining-run runs --published ${published} --params ${params_json} --versions ${versions_yml} --out-dir multiqc ${args}
     """
 
     stub:
     """
-    mkdir -p report/multiqc_content
-    touch report/multiqc_report.html
+    mkdir -p multiqc/multiqc_content
+    touch multiqc/multiqc_report.html
     """
 }

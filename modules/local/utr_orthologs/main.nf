@@ -4,7 +4,7 @@
  * at least min_coverage of it; coverage per UTR and species and its distribution per species.
  */
 process UTR_ORTHOLOGS {
-    label 'process_low'
+    label 'process_medium'
 
     input:
     path bed
@@ -24,7 +24,7 @@ process UTR_ORTHOLOGS {
     def args = task.ext.args ?: ''
     def species_option = species ? "--species ${species}" : ''
     """
-    utr_orthologs.py --bed ${bed} --genome ${genome} --maf-dir maf ${species_option} --reference ${reference} --min-coverage ${min_coverage} --out-fasta orthologs.fa --out-coverage coverage.tsv --out-summary coverage_summary.tsv ${args}
+    utr_orthologs.py --bed ${bed} --genome ${genome} --maf-dir maf ${species_option} --reference ${reference} --workers ${task.cpus} --min-coverage ${min_coverage} --out-fasta orthologs.fa --out-coverage coverage.tsv --out-summary coverage_summary.tsv ${args}
     """
 
     stub:

@@ -3,7 +3,7 @@
  * aligned species, as a per-nucleotide probability HDF5 that tasks read like a model's.
  */
 process ZOOAL {
-    label 'process_low'
+    label 'process_medium'
 
     input:
     path bed
@@ -19,7 +19,7 @@ process ZOOAL {
     script:
     def args = task.ext.args ?: ''
     """
-    zooal.py --bed ${bed} --genome ${genome} --maf-dir maf --reference ${reference} --pseudocount ${pseudocount} --out zooal.h5 ${args}
+    zooal.py --bed ${bed} --genome ${genome} --maf-dir maf --reference ${reference} --workers ${task.cpus} --pseudocount ${pseudocount} --out zooal.h5 ${args}
     """
 
     stub:

@@ -18,7 +18,8 @@ workflow PRETRAIN {
     max_hours        // value: hours per attempt before it checkpoints and asks for a retry (exit 75)
 
     main:
-    PRETRAIN_MODEL(recipes, train_shards.collect(), valid, species, seed, checkpoint_root, max_hours)
+    // valid and species are one-item queue channels: as values they feed every family's task, not only the first
+    PRETRAIN_MODEL(recipes, train_shards.collect(), valid.first(), species.first(), seed, checkpoint_root, max_hours)
     SELECT_CHECKPOINT(PRETRAIN_MODEL.out.run, selection_rule)
 
     emit:

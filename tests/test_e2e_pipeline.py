@@ -76,8 +76,8 @@ PARAMS = {
 VARIANT_ASSETS = ASSETS / "tasks" / "variants"
 # CADD's ext.args in conf/modules.config
 CADD_ARGS = "--cadd-column RawScore"
-# task.cpus of REGRESS: label process_medium (6 cpus) capped by the test profile's resourceLimits.
-REGRESS_CPUS = 2
+# task.cpus of label process_medium (REGRESS, UTR_ORTHOLOGS, ZOOAL): 6 cpus capped by the test profile's resourceLimits.
+MEDIUM_CPUS = 2
 REGRESS_ARGS = "--svr-trials 5"  # ext.args of REGRESS in conf/test.config
 CLASSIFY_ARGS = "--epochs 10 --batch-size 32"  # ext.args of VARIANT_CLASSIFY in conf/test.config
 # EMBED/ZEROSHOT's per-model flags (species, token budget, ...): the samplesheet's species for the imported model.
@@ -138,7 +138,7 @@ def regress(workdir, model, embeddings, dataset, subset, targets, task_name, alp
     values = {"embeddings": embeddings.name, "targets": targets.name, "task_name": task_name, "meta.model": model,
               "meta.dataset": dataset, "meta.subset": subset, "alphas": alphas, "n_folds": n_folds,
               "predictor_flags": " ".join(f"--predictor {name}" for name in PARAMS["task_predictors"].split(",")),
-              "seed": PARAMS["seed"], "task.cpus": REGRESS_CPUS, "args": REGRESS_ARGS}
+              "seed": PARAMS["seed"], "task.cpus": MEDIUM_CPUS, "args": REGRESS_ARGS}
     taskdir = run_task("regress", workdir, values, {embeddings.name: embeddings, targets.name: targets})
     return taskdir / f"{prefix}.metrics.tsv"
 
@@ -167,9 +167,9 @@ def run_study(workdir: Path) -> dict:
     alignment_inputs = {"utrs.bed": bed, "genome.fa": genome, "maf/alignment.maf": ASSETS / "alignment.maf"}
     orthologs = run_task("utr_orthologs", workdir, {
         "bed": "utrs.bed", "genome": "genome.fa", "reference": reference, "min_coverage": PARAMS["utr_min_coverage"],
-        "species_option": "--species species.txt"}, {**alignment_inputs, "species.txt": ASSETS / "species.txt"})
+        "species_option": "--species species.txt", "task.cpus": MEDIUM_CPUS}, {**alignment_inputs, "species.txt": ASSETS / "species.txt"})
     zooal = run_task("zooal", workdir, {"bed": "utrs.bed", "genome": "genome.fa", "reference": reference,
-                                        "pseudocount": PARAMS["zooal_pseudocount"]}, alignment_inputs)
+                                        "pseudocount": PARAMS["zooal_pseudocount"], "task.cpus": MEDIUM_CPUS}, alignment_inputs)
     split = run_task("split_dataset", workdir, {
         "human_fasta": "utrs.fa", "ortholog_fasta": "orthologs.fa", "utr_table": "utrs.tsv", "exclusion": "",
         "reference": reference, "valid_fraction": PARAMS["pretrain_valid_fraction"],

@@ -27,4 +27,4 @@ def train_on_batches(loaded, batches, rng, lr=3e-3) -> float:
             loss.backward()
             optimizer.step()
     model.eval()
-    return float(loss)
+    return float(loss.detach())

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """The run's MultiQC report: every task's metrics as the studies' tables beside the published values, plus provenance."""
 
+import fnmatch
 import json
+import os
 from pathlib import Path
 
 import click
@@ -13,11 +15,16 @@ def found(paths, pattern: str) -> list:
     """Files matching ``pattern`` under each folder of ``paths`` (recursively), files as given; sorted.
 
     A folder that does not exist holds nothing: Nextflow creates a staging folder only for inputs
-    that have files (a run without pretraining has no train logs).
+    that have files (a run without pretraining has no train logs). Links are followed: Nextflow stages
+    a folder input (a pretraining run) as a link, which ``Path.rglob`` would not enter.
     """
     files = []
     for path in map(Path, paths):
-        files.extend(sorted(path.rglob(pattern)) if path.is_dir() else [path] if path.exists() else [])
+        if path.is_dir():
+            files.extend(sorted(Path(root) / name for root, _, names in os.walk(path, followlinks=True)
+                                for name in fnmatch.filter(names, pattern)))
+        elif path.exists():
+            files.append(path)
     return files
 
 

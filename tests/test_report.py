@@ -72,19 +72,29 @@ def test_model_card_reads_a_model_directory(tmp_path):
     assert (card["family"], card["origin"], card["context_tokens"]) == ("dnabert", "initialised", 512)
 
 
-def run_report(tmp_path, metrics_path):
+def run_report(tmp_path, metrics_path, *options):
     out = tmp_path / "report"
     result = subprocess.run([sys.executable, str(PROJECT / "bin" / "report.py"), "--metrics", str(metrics_path),
-                             "--published", str(PUBLISHED), "--out-dir", str(out)], capture_output=True, text=True)
+                             "--published", str(PUBLISHED), "--out-dir", str(out), *options],
+                            capture_output=True, text=True)
     return result, out
 
 
 @pytest.mark.slow
 def test_report_shows_the_tsv_values_and_changes_with_them(tmp_path):
     metrics = write_metrics(tmp_path / "m.tsv", ROWS)
-    result, out = run_report(tmp_path, metrics)
+    # a pretraining run staged as Nextflow does: runs/1/<id>_run is a link to the task's folder
+    run = tmp_path / "work" / "dnabert_base_run"
+    run.mkdir(parents=True)
+    (run / "train_log.tsv").write_text("step\tloss\tvalid_loss\n1\t8.31\t8.30\n2\t7.25\t7.5\n")
+    (tmp_path / "runs" / "1").mkdir(parents=True)
+    (tmp_path / "runs" / "1" / run.name).symlink_to(run)
+    result, out = run_report(tmp_path, metrics, "--pretraining-run", str(tmp_path / "runs"))
     assert result.returncode == 0, result.stderr
     html = (out / "multiqc_report.html").read_text()
+    assert "Provenance: pretraining loss" in html  # the plot's data are compressed in the HTML, so read the content
+    curves = yaml.safe_load((out / "multiqc_content" / "provenance_pretraining_mqc.yaml").read_text())["data"]
+    assert curves["dnabert_base valid"] == {1: 8.30, 2: 7.5}
     assert "MPRA: Siegel 2022 (Tables S7, S8)" in html and "mRNA half-life (Fig 3, Table S9)" in html
     assert "RBP binding motifs" not in html  # a task that did not run leaves its section out
     assert "0.4621" in html and "0.3117" in html  # the cells carry the TSV's values

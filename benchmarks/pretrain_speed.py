@@ -5,9 +5,9 @@ median ~1.1 kb) in several shards:
 
 1. the one-time tokenisation into the token store (``--workers`` processes over the shards), in
    nucleotides and tokens per second;
-2. the data path alone, no model: the trainer's own ``Trainer.next_micro_batch`` (what each
+2. the data path alone, no model: the trainer's own ``Trainer.next_step_batches`` (what each
    training step waits for) on the base recipe's ``context_tokens`` and ``tokens_per_batch``:
-   batches sliced from the store by the prefetching thread, moved to tensors and masked, in
+   batches sliced from the store by the data worker process, moved to tensors and masked, in
    real tokens per second, against the reference a user
    would otherwise write: the text path of the study's loader (read the FASTA record by record,
    crop, tokenise, pad, mask), in the same run;
@@ -56,13 +56,13 @@ def write_shards(folder, records, shards, seed=0):
 def store_path_rate(trainer, seconds):
     """Real tokens/s of masked micro-batches from the token store: the trainer's own data path.
 
-    ``Trainer.next_micro_batch`` is what every training step waits for before its forward pass:
-    the prefetching thread's batch from the store, moved to the device and masked there.
+    ``Trainer.next_step_batches`` is what every training step waits for before its forward pass:
+    the data worker's batches of the step from the store, moved to the device and masked there.
     """
-    trainer.next_micro_batch(0)  # warm-up: the thread starts, the first chunk of examples is computed
+    trainer.next_step_batches()  # warm-up: the worker starts, the first chunk of examples is computed
     tokens, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
-        tokens += int(trainer.next_micro_batch(0)["attention_mask"].sum())
+        tokens += sum(int(batch["attention_mask"].sum()) for batch in trainer.next_step_batches())
     return tokens / (time.perf_counter() - started)
 
 
@@ -142,7 +142,7 @@ def main():
             stats = build_token_store(paths, Path(folder) / name, tokenizer, family.tokenization,
                                       getattr(tokenizer, "k", 1), workers=options.workers)
             store = TokenStore(Path(folder) / name)
-            # the data path's two cores: the prefetching thread slices, the main thread masks (one torch thread)
+            # the data path's two cores: the worker process slices, the main process masks (one torch thread)
             threads = torch.get_num_threads()
             torch.set_num_threads(1)
             trainer = Trainer(loaded, recipe, store, 0, Distributed(0, 1, torch.device("cpu")))

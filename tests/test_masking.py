@@ -134,3 +134,36 @@ def test_uniform_subsets_exact_distinct_and_uniform():
         n = block.stop - block.start
         z = (counts - n * rate) / np.sqrt(n * rate * (1 - rate))
         assert 0.7 < z.var() < 1.3 and abs(z).max() < 5
+
+
+@pytest.mark.parametrize("tokenization", ["overlapping_kmer", "greedy_kmer", "bpe", "nucleotide"])
+def test_batches_masked_in_one_pass(tokenization):
+    """A step's micro-batches masked together: batches of one width give what their stack gives, and
+    batches of other widths keep each row's own rules (spans and exact counts do not cross rows)."""
+    import torch
+
+    tokenizer = tokenizer_of(tokenization)
+    first, second = batch(tokenizer, 30, 120, seed=1), batch(tokenizer, 20, 120, seed=2)
+    together = masking.mask_batches([first, second], tokenizer, tokenization, torch.Generator().manual_seed(7))
+    stacked = masking.mask_batch(np.concatenate([first[0], second[0]]), np.concatenate([first[1], second[1]]),
+                                 tokenizer, tokenization, torch.Generator().manual_seed(7))
+    for number, part in enumerate((slice(0, 30), slice(30, 50))):
+        assert torch.equal(together[number][0], stacked[0][part])
+        assert torch.equal(together[number][1], stacked[1][part])
+
+    narrow, wide = batch(tokenizer, 40, 60, seed=3), batch(tokenizer, 10, 400, seed=4)
+    masked = masking.mask_batches([narrow, wide], tokenizer, tokenization, torch.Generator().manual_seed(8))
+    for (ids, attention), (inputs, labels) in zip([narrow, wide], masked):
+        assert inputs.shape == ids.shape and labels.shape == ids.shape
+        selected = labels.numpy() != IGNORE_INDEX
+        candidates = attention & ~np.isin(ids, tokenizer.special_ids)
+        assert not (selected & ~candidates).any() and selected.any(axis=1).all()
+        assert (labels.numpy()[selected] == ids[selected]).all()
+        if tokenization == "nucleotide":
+            assert (selected.sum(axis=1) == np.round(0.15 * candidates.sum(axis=1))).all()
+        if tokenization == "overlapping_kmer":  # spans are clipped by their own row's ends only
+            for row in selected:
+                edges = np.flatnonzero(np.diff(np.concatenate([[0], row[1:-1].astype(int), [0]])))
+                for start, end in zip(edges[::2], edges[1::2]):
+                    if start > 0 and end < len(row) - 2:
+                        assert end - start >= tokenizer.k

@@ -96,18 +96,26 @@ def vis_gain_figure(metrics):
 
 
 def auc_heatmap(metrics):
-    """Signed ROC AUC of every model (rows) and split x score (columns), centred on 0.5 (Table S3)."""
+    """Signed ROC AUC centred on 0.5 (Table S3): one panel per split, scores (rows) by model (columns).
+
+    A panel per split keeps the cells readable: splits x scores as columns of one map run to
+    a hundred columns.
+    """
     auc = _signed_auc(metrics).reset_index()
     auc = auc[~auc["predictor"].str.match(r"^VIS_\d+$")]
-    table = auc.pivot_table(index="model", columns=["dataset", "predictor"], values="value", sort=True)
-    figure, axis = plt.subplots(figsize=(1.5 + 0.45 * table.shape[1], 1.2 + 0.35 * table.shape[0]))
-    image = axis.imshow(table.to_numpy(), cmap="RdBu_r", vmin=0.0, vmax=1.0, aspect="auto")
-    for (i, j), value in np.ndenumerate(table.to_numpy()):
-        if np.isfinite(value):
-            axis.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=6)
-    axis.set_xticks(np.arange(table.shape[1]), [f"{split}:{score}" for split, score in table.columns],
-                    rotation=90, fontsize=7)
-    axis.set_yticks(np.arange(table.shape[0]), table.index, fontsize=7)
-    figure.colorbar(image, ax=axis, label="signed ROC AUC")
-    figure.tight_layout()
+    table = auc.pivot_table(index="predictor", columns=["dataset", "model"], values="value", sort=True)
+    splits, models = sorted(auc["dataset"].unique()), sorted(auc["model"].unique())
+    figure, axes = plt.subplots(1, len(splits), sharey=True, squeeze=False, layout="constrained",
+                                figsize=(2.0 + len(splits) * (0.5 + 0.42 * len(models)), 1.8 + 0.24 * len(table)))
+    for axis, split in zip(axes[0], splits):
+        values = table[split].reindex(columns=models).to_numpy()
+        image = axis.imshow(values, cmap="RdBu_r", vmin=0.0, vmax=1.0, aspect="auto")
+        for (i, j), value in np.ndenumerate(values):
+            if np.isfinite(value):
+                axis.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=6,
+                          color="white" if abs(value - 0.5) > 0.3 else "black")  # legible on the dark ends
+        axis.set_title(split, fontsize=9)
+        axis.set_xticks(np.arange(len(models)), models, rotation=90, fontsize=7)
+    axes[0][0].set_yticks(np.arange(len(table)), table.index, fontsize=7)
+    figure.colorbar(image, ax=axes[0].tolist(), label="signed ROC AUC", shrink=0.6)
     return figure

@@ -1,8 +1,9 @@
 """Masked-language-model corruption, chosen by how a family's tokens map to nucleotides.
 
-Every function works on a padded batch at once (torch, vectorised, on the batch's device, so
-masking runs on the GPU next to the model) and returns the corrupted input ids and the labels (the
-original id where a prediction is asked for, ``-100`` elsewhere).
+Every function works on whole batches at once (torch, vectorised, on the batch's device, so
+masking runs on the GPU next to the model; all micro-batches of an optimiser step in one pass) and
+returns the corrupted input ids and the labels (the original id where a prediction is asked for,
+``-100`` elsewhere).
 
 - ``overlapping_kmer``: whole k-token spans. Neighbouring overlapping k-mers share k - 1 letters,
   so a lone masked token is trivially recovered from its neighbours; DNABERT masks k consecutive
@@ -37,28 +38,40 @@ def _uniform(shape, generator, device):
 
 
 class Candidates:
-    """The tokens of a padded batch that may be selected (real and not special), looked up where needed.
+    """The tokens of some rows that may be selected (real and not special), looked up where needed.
 
-    Selection works on flat positions ``row * width + column``; most selectors draw positions first
-    and look up only those, so a batch is not scanned token by token more than it must be.
+    The rows lie back to back in flat arrays (a padded ``[B, T]`` batch is ``B`` rows of ``T``;
+    several batches of different widths are their rows one after another), so a whole optimiser
+    step's micro-batches are masked in one pass. Selection works on flat positions; most
+    selectors draw positions first and look up only those, so the tokens are not scanned one by
+    one more than they must be.
     """
 
-    def __init__(self, ids, attention_mask, special_table):
-        self.ids, self.attention, self.special = ids, attention_mask, special_table
-        self.rows, self.width = ids.shape
-        self.flat_ids, self.flat_attention = ids.reshape(-1), attention_mask.reshape(-1)
-
-    @property
-    def size(self) -> int:
-        return self.rows * self.width
+    def __init__(self, flat_ids, flat_attention, row_lengths, special_table):
+        self.flat_ids, self.flat_attention, self.special = flat_ids, flat_attention, special_table
+        self.row_lengths = row_lengths
+        self.row_starts = torch.cumsum(row_lengths, dim=0) - row_lengths
+        self.rows, self.size = len(row_lengths), len(flat_ids)
 
     def at(self, positions) -> torch.Tensor:
         """Whether each flat position is a candidate."""
         return self.flat_attention[positions] & ~self.special.take(self.flat_ids[positions])
 
-    def dense(self, rows=slice(None)) -> torch.Tensor:
-        """``[rows, width]`` bool of the candidates of some rows."""
-        return self.attention[rows] & ~self.special.take(self.ids[rows])
+    def row_of(self, positions) -> torch.Tensor:
+        """The row of each flat position."""
+        return torch.searchsorted(self.row_starts, positions, right=True) - 1
+
+    def flat(self) -> torch.Tensor:
+        """``[size]`` bool: every candidate."""
+        return self.flat_attention & ~self.special.take(self.flat_ids)
+
+    def positions_of_rows(self, rows) -> torch.Tensor:
+        """The flat positions of some rows, row after row."""
+        lengths = self.row_lengths[rows]
+        first = torch.cumsum(lengths, dim=0) - lengths
+        total = int(lengths.sum())
+        return torch.repeat_interleave(self.row_starts[rows] - first, lengths, output_size=total) + torch.arange(
+            total, device=lengths.device)
 
 
 def bernoulli_positions(size, probability, generator, device) -> torch.Tensor:
@@ -84,7 +97,7 @@ def bernoulli_positions(size, probability, generator, device) -> torch.Tensor:
 
 def select_tokens(candidates: Candidates, generator, rate, **_):
     """Each candidate independently with probability ``rate``, and one in each row that drew none: flat positions."""
-    positions = bernoulli_positions(candidates.size, rate, generator, candidates.ids.device)
+    positions = bernoulli_positions(candidates.size, rate, generator, candidates.flat_ids.device)
     return _ensure_one_per_row(positions[candidates.at(positions)], candidates, generator)
 
 
@@ -94,8 +107,9 @@ def select_kmer_spans(candidates: Candidates, generator, rate, k, **_):
     A row that drew no centre gets one, so it too has a whole span to predict.
     """
     centres = select_tokens(candidates, generator, kmer_centre_rate(rate, k))
-    row_start = centres - centres % candidates.width
-    end = torch.minimum(centres + k // 2, row_start + candidates.width - 1)
+    row = candidates.row_of(centres)
+    row_start = candidates.row_starts[row]
+    end = torch.minimum(centres + k // 2, row_start + candidates.row_lengths[row] - 1)
     # centres ascend, so do the window ends: a window starts after the previous one's end, which
     # lists every covered position once, in order
     previous_end = torch.cat([end.new_full((1,), -1), end[:-1]])
@@ -136,23 +150,35 @@ def uniform_subsets(sizes, wanted, generator):
         rows = torch.nonzero(sparse).flatten()
         row_sizes, row_wanted, probability = sizes[rows], wanted[rows], target[rows] / sizes[rows]
         draws = (target[rows] + 6 * torch.sqrt(target[rows]) + 16).to(torch.int64)  # gaps enough to pass the end
-        owner = torch.repeat_interleave(torch.arange(len(rows), device=device), draws)
-        uniform = torch.rand(len(owner), generator=generator, device=device, dtype=torch.float64)
-        gaps = torch.floor(torch.log1p(-uniform) / torch.log1p(-probability)[owner]).to(torch.int64) + 1
+        total = int(draws.sum())
+
+        def per_draw(values):  # a value per row, repeated for each of its draws (cheaper than indexing)
+            return torch.repeat_interleave(values, draws, output_size=total)
+
+        owner = per_draw(torch.arange(len(rows), device=device))
+        uniform = _uniform(total, generator, device)  # float32: gaps are short (about 1 / probability)
+        gaps = torch.floor(torch.log1p(-uniform) / per_draw(torch.log1p(-probability).float())).to(torch.int64) + 1
         ends = torch.cumsum(gaps, dim=0)
         first_draw = torch.cumsum(draws, dim=0) - draws
         before = torch.cat([ends.new_zeros(1), ends])[first_draw]  # the running sum where each row starts
-        index = ends - before[owner] - 1  # ascending within each row
+        index = ends - per_draw(before) - 1  # ascending within each row
         passed_end = index[first_draw + draws - 1] >= row_sizes
-        taken = index < row_sizes[owner]
-        counts = torch.bincount(owner[taken], minlength=len(rows))
-        usable = passed_end & (counts >= row_wanted)
-        taken &= usable[owner]
+        taken = torch.nonzero(index < per_draw(row_sizes)).flatten()
         owner, index = owner[taken], index[taken]
-        column = torch.arange(len(owner), device=device) - (torch.cumsum(counts * usable, dim=0) - counts * usable)[owner]
-        keys = torch.full((len(rows), int(counts.max())), -math.inf, dtype=torch.float32, device=device)
-        keys[owner, column] = _uniform(len(owner), generator, device)
-        kept = _keep_without_largest(keys, torch.where(usable, counts - row_wanted, 0))[owner, column]
+        counts = torch.bincount(owner, minlength=len(rows))
+        usable = passed_end & (counts >= row_wanted)
+        if not bool(usable.all()):
+            keep = usable[owner]
+            owner, index, counts = owner[keep], index[keep], counts * usable
+        row_first = torch.cumsum(counts, dim=0) - counts
+        width = int(counts.max())
+        # flat cell of each taken index in a [rows, width] key matrix: row, then rank in the row
+        cell = owner * width + torch.arange(len(owner), device=device) - torch.repeat_interleave(
+            row_first, counts, output_size=len(owner))
+        keys = torch.full((len(rows) * width,), -math.inf, dtype=torch.float32, device=device)
+        keys[cell] = _uniform(len(owner), generator, device)
+        kept = _keep_without_largest(keys.view(len(rows), width), counts - torch.where(usable, row_wanted, 0)
+                                     ).view(-1)[cell]
         chosen_rows.append(rows[owner[kept]])
         chosen.append(index[kept])
         sparse[rows[~usable]] = False
@@ -175,15 +201,14 @@ def select_positions(candidates: Candidates, generator, rate, edge_margin=0, **_
     A uniformly random subset of that size of the candidates at least ``edge_margin`` candidates
     from either end, or of all of them when there are too few of those.
     """
-    dense = candidates.dense()
-    counts = dense.sum(dim=1)
+    flat_candidates = torch.nonzero(candidates.flat()).flatten()  # candidates in row order
+    row_offsets = torch.searchsorted(flat_candidates, candidates.row_starts)  # each row's first candidate
+    counts = torch.searchsorted(flat_candidates, candidates.row_starts + candidates.row_lengths) - row_offsets
     wanted = torch.where(counts > 0, torch.clamp(torch.round(rate * counts), min=1), 0).to(torch.int64)
     inner = torch.clamp(counts - 2 * edge_margin, min=0)
     enough_inner = inner >= wanted
     first = torch.where(enough_inner, edge_margin, 0)  # first eligible candidate of each row
     rows, index = uniform_subsets(torch.where(enough_inner, inner, counts), wanted, generator)
-    flat_candidates = torch.nonzero(dense.reshape(-1)).flatten()  # candidates in row order
-    row_offsets = torch.cumsum(counts, dim=0) - counts
     return flat_candidates[row_offsets[rows] + first[rows] + index]
 
 
@@ -209,14 +234,18 @@ def _ensure_one_per_row(positions, candidates: Candidates, generator):
 
     ``positions`` (flat, ascending) stay ascending.
     """
-    taken = torch.bincount(positions // candidates.width, minlength=candidates.rows)
+    taken = torch.bincount(candidates.row_of(positions), minlength=candidates.rows)
     if bool(taken.all()):
         return positions
     empty = torch.nonzero(taken == 0).flatten()  # rare (short rows): look at those rows only
-    dense = candidates.dense(empty)
-    keys = torch.where(dense, _uniform(dense.shape, generator, dense.device), 2.0)
-    having = dense.any(dim=1)
-    extra = empty[having] * candidates.width + keys[having].argmin(dim=1)
+    inside = candidates.positions_of_rows(empty)
+    keys = torch.where(candidates.at(inside), _uniform(inside.shape, generator, inside.device), 2.0)
+    row = torch.repeat_interleave(torch.arange(len(empty), device=inside.device), candidates.row_lengths[empty])
+    lowest = torch.full((len(empty),), 2.0, device=inside.device).scatter_reduce(0, row, keys, "amin")
+    # the first position of each row holding its lowest key, in rows that have a candidate
+    first = torch.full((len(empty),), candidates.size, device=inside.device).scatter_reduce(
+        0, row, torch.where(keys == lowest[row], inside, candidates.size), "amin")
+    extra = first[lowest < 2.0]
     return torch.sort(torch.cat([positions, extra])).values
 
 
@@ -247,29 +276,45 @@ def as_generator(rng, device) -> torch.Generator:
     return torch.Generator(device=device).manual_seed(int(rng.integers(2**63 - 1)))
 
 
-def mask_batch(ids, attention_mask, tokenizer, tokenization, rng, rate=0.15, mask_token_fraction=0.8,
-               random_token_fraction=0.1, edge_margin=0):
-    """Corrupt a padded batch ``ids [B, T]`` for masked-LM training; returns ``(input_ids, labels)`` tensors.
+def _joined(tensors):
+    """One flat tensor of several; a single one as it is (a large micro-batch is masked alone: no copy)."""
+    return tensors[0] if len(tensors) == 1 else torch.cat(tensors)
 
-    ``attention_mask [B, T]`` marks real tokens; special tokens are never selected. Runs on the
-    device of ``ids`` (tensors, or arrays taken as CPU tensors); ``rng`` is a torch Generator on
-    that device (or a numpy Generator, which seeds one).
+
+def mask_batches(batches, tokenizer, tokenization, rng, rate=0.15, mask_token_fraction=0.8,
+                 random_token_fraction=0.1, edge_margin=0):
+    """Corrupt padded batches ``[(ids [B, T], attention_mask [B, T])]`` for masked-LM training, in one pass.
+
+    Returns ``[(input_ids, labels)]``, one pair per batch. ``attention_mask`` marks real tokens;
+    special tokens are never selected. The batches may differ in shape (a step's micro-batches):
+    their rows are masked together, so the per-call cost is paid once. Runs on the device of the
+    ids; ``rng`` is a torch Generator on that device (or a numpy Generator, which seeds one).
     """
-    ids = torch.as_tensor(ids, dtype=torch.int64)
-    device = ids.device
-    attention_mask = torch.as_tensor(attention_mask, dtype=torch.bool, device=device)
+    ids = [torch.as_tensor(batch_ids, dtype=torch.int64) for batch_ids, _ in batches]
+    device = ids[0].device
+    flat_ids = _joined([batch_ids.reshape(-1) for batch_ids in ids])
+    flat_attention = _joined([torch.as_tensor(attention, dtype=torch.bool, device=device).reshape(-1)
+                              for _, attention in batches])
+    row_lengths = torch.cat([torch.full((rows,), width, dtype=torch.int64, device=device)
+                             for rows, width in (batch_ids.shape for batch_ids in ids)])
     generator = as_generator(rng, device)
-    candidates = Candidates(ids, attention_mask, _special_table(tokenizer, device))
+    candidates = Candidates(flat_ids, flat_attention, row_lengths, _special_table(tokenizer, device))
     positions = SELECTORS[tokenization](candidates, generator, rate, k=getattr(tokenizer, "k", 1),
                                         edge_margin=edge_margin)
-    flat_ids = candidates.flat_ids
-    labels = torch.full_like(ids, IGNORE_INDEX)
-    labels.view(-1)[positions] = flat_ids[positions]
+    labels = torch.full_like(flat_ids, IGNORE_INDEX)
+    labels[positions] = flat_ids[positions]
     # the 80/10/10 draw only at the selected tokens (about 15 %), not one per token
     draw = _uniform(positions.shape, generator, device)
-    corrupted = ids.clone()
-    corrupted.view(-1)[positions[draw < mask_token_fraction]] = tokenizer.mask_id
+    corrupted = flat_ids.clone()
+    corrupted[positions[draw < mask_token_fraction]] = tokenizer.mask_id
     to_random = positions[(draw >= mask_token_fraction) & (draw < mask_token_fraction + random_token_fraction)]
     pool = _random_token_pool(tokenizer, device)
-    corrupted.view(-1)[to_random] = pool[torch.randint(len(pool), to_random.shape, generator=generator, device=device)]
-    return corrupted, labels
+    corrupted[to_random] = pool[torch.randint(len(pool), to_random.shape, generator=generator, device=device)]
+    sizes = [batch_ids.numel() for batch_ids in ids]
+    return [(inputs.view(batch_ids.shape), batch_labels.view(batch_ids.shape)) for inputs, batch_labels, batch_ids
+            in zip(corrupted.split(sizes), labels.split(sizes), ids)]
+
+
+def mask_batch(ids, attention_mask, tokenizer, tokenization, rng, **recipe):
+    """:func:`mask_batches` of one padded batch: ``(input_ids, labels)``."""
+    return mask_batches([(ids, attention_mask)], tokenizer, tokenization, rng, **recipe)[0]

@@ -14,8 +14,8 @@ there too (``token_store/``), so it is built once per run, not per attempt.
 No generator state is saved, because none carries over from one step to the next: every random
 draw of a step is a function of the seed and the step alone. The data order and crops are a hash
 of each record's position (:mod:`utrbench.train.data`), the masks come from a generator seeded
-with ``(seed, rank, step, micro-batch)``, and dropout from the global generator re-seeded with the
-same key before each forward pass. So how far the prefetching thread has read ahead, and where an
+with ``(seed, rank, step, first micro-batch of a masking pass)``, and dropout from the global generator re-seeded with the
+same key before each forward pass. So how far the data worker has read ahead, and where an
 attempt was killed, cannot change a later step. A resumed run continues exactly where the
 checkpoint was taken, and on the CPU in deterministic mode it ends with the same weights as an
 uninterrupted run, whichever work directory or machine each attempt runs on: the order of
@@ -29,9 +29,11 @@ elsewhere).
 """
 
 import contextlib
+import hashlib
 import math
 import os
 import random
+import struct
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,8 +46,9 @@ from utrbench.errors import UserError
 from utrbench.io import atomic_output, write_tsv
 from utrbench.models import init_model, load_model, save_model
 from utrbench.models.base import IGNORE_INDEX
-from utrbench.train.data import DROPOUT_STREAM, TRAIN_STREAM, VALID_STREAM, BatchStream, Layout, Prefetcher, validation_batches
-from utrbench.train.masking import check_trainable, mask_batch
+from utrbench.train.data import (DROPOUT_STREAM, TRAIN_STREAM, VALID_STREAM, BatchStream, Layout, step_loader,
+                                 unpack, validation_batches)
+from utrbench.train.masking import check_trainable, mask_batches
 from utrbench.train.schedules import build_optimizer, build_scheduler
 from utrbench.train.token_store import open_token_store
 
@@ -54,7 +57,7 @@ from utrbench.train.token_store import open_token_store
 CONTINUE_EXIT_STATUS = 75
 CHECKPOINT_DIR = "checkpoints"
 TOKEN_STORE_DIR = "token_store"
-PREFETCH_BATCHES = 8
+PREFETCH_PACKS = 4  # packs of micro-batches the data worker prepares ahead (held in shared memory)
 STATE_FILE = "trainer_state.pt"
 LOG_FILE = "train_log.tsv"
 LOG_COLUMNS = ["step", "epoch", "tokens", "loss", "lr", "tokens_per_s", "valid_loss"]
@@ -135,8 +138,13 @@ def checkpoint_path(run_dir, step: int, checkpoint_dir=None) -> Path:
 
 
 def generator_seed(*key) -> int:
-    """A torch seed from a tuple of integers (independent streams per step, micro-batch, rank)."""
-    return int(np.random.SeedSequence(list(key)).generate_state(1, np.uint64)[0] >> np.uint64(1))
+    """A torch seed from a tuple of integers (independent streams per step, micro-batch, rank).
+
+    BLAKE2b of the key: well mixed, and cheap enough to call per micro-batch (numpy's SeedSequence
+    costs tens of microseconds).
+    """
+    digest = hashlib.blake2b(struct.pack(f"<{len(key)}q", *key), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
 
 
 @dataclass
@@ -171,7 +179,7 @@ class Trainer:
         self.network = dist.wrap(self.model)
         self.layout = Layout.of(tokenizer, self.tokenization, recipe.context_tokens, recipe.shift_max)
         self.position = (0, 0, 0)  # (epoch, chunk, batch) of this rank's next training batch
-        self._prefetcher = None
+        self._loader = None  # the data worker's iterator of packs
         self.has_validation = valid_store is not None
         self.valid_batches = []
         if valid_store is not None:
@@ -180,7 +188,7 @@ class Trainer:
             for number, batch in enumerate(validation_batches(valid_store, valid_layout, seed, recipe.valid_max_sequences,
                                                               per_batch, tokenizer.pad_id, dist.rank, dist.world)):
                 generator = self._generator(VALID_STREAM, dist.rank, number)
-                self.valid_batches.append(self._masked([torch.from_numpy(a) for a in batch], generator))
+                self.valid_batches += self._masked([[torch.from_numpy(a) for a in batch]], generator)
         self.step, self.tokens_seen, self.log_rows = 0, 0, []
         self.finished = False  # recipe.steps reached
         self.out_of_time = False  # this attempt stopped at max_hours
@@ -191,41 +199,46 @@ class Trainer:
     def _generator(self, *key) -> torch.Generator:
         return torch.Generator(device=self.dist.device).manual_seed(generator_seed(self.seed, *key))
 
-    def _masked(self, tensors, generator):
-        """Move a batch to the device and mask it there."""
-        ids, attention, species = (t.to(self.dist.device, non_blocking=True) for t in tensors)
-        inputs, labels = mask_batch(
-            ids, attention, self.loaded.tokenizer, self.tokenization, generator, rate=self.recipe.mask_rate,
-            mask_token_fraction=self.recipe.mask_token_fraction,
+    def _masked(self, batches, generator) -> list:
+        """Move batches ``[ids, attention_mask, species_ids]`` to the device and mask them there, in one pass."""
+        on_device = [[t.to(self.dist.device, non_blocking=True) for t in batch] for batch in batches]
+        masked = mask_batches(
+            [(ids, attention) for ids, attention, _ in on_device], self.loaded.tokenizer, self.tokenization,
+            generator, rate=self.recipe.mask_rate, mask_token_fraction=self.recipe.mask_token_fraction,
             random_token_fraction=self.recipe.random_token_fraction, edge_margin=self.recipe.edge_margin,
         )
-        return {"input_ids": inputs, "attention_mask": attention, "species_ids": species, "labels": labels}
+        return [{"input_ids": inputs, "attention_mask": attention, "species_ids": species, "labels": labels}
+                for (inputs, labels), (_, attention, species) in zip(masked, on_device)]
 
-    def next_micro_batch(self, micro: int) -> dict:
-        """Micro-batch ``micro`` of the coming step, masked on the device: what a step waits for before computing."""
-        return self._masked(self._next_batch(), self._generator(TRAIN_STREAM, self.dist.rank, self.step, micro))
+    def next_step_batches(self) -> list:
+        """The coming step's micro-batches, masked on the device: what a step waits for before computing.
 
-    def _next_batch(self):
-        """The next training batch as tensors (pinned on CUDA), from the prefetching thread."""
-        if self._prefetcher is None:
+        The data worker sends them in packs (:class:`~utrbench.train.data.StepPacks`), each
+        masked in one pass by a generator of ``(seed, rank, step, first micro-batch of the pack)``.
+        """
+        if self._loader is None:
             stream = BatchStream(self.store, self.layout, self.seed, self.recipe.tokens_per_batch,
                                  self.loaded.tokenizer.pad_id, self.dist.rank, self.dist.world,
                                  self.recipe.shift_max, position=self.position)
-            pin = self.dist.device.type == "cuda"
-            self._prefetcher = Prefetcher(stream, PREFETCH_BATCHES, transform=lambda batch: [
-                torch.from_numpy(a).pin_memory() if pin else torch.from_numpy(a) for a in batch])
-        batch, self.position = self._prefetcher.next()
-        return batch
+            self._loader = step_loader(stream, self.accumulation, self.dist.device.type == "cuda", self.seed,
+                                       PREFETCH_PACKS)
+        masked, done = [], False
+        while not done:
+            pack = next(self._loader)
+            batches, self.position = unpack(pack)
+            generator = self._generator(TRAIN_STREAM, self.dist.rank, self.step, len(masked))
+            masked += self._masked(batches, generator)
+            done = bool(pack["step_done"])
+        return masked
 
     def close(self):
-        if self._prefetcher is not None:
-            self._prefetcher.close()
-            self._prefetcher = None
+        """Stop the data worker (the next step starts a new one at the current position)."""
+        self._loader = None  # the loader's iterator is referenced only here: dropping it shuts its worker down
 
     # -- training ---------------------------------------------------------------------------
     def train_step(self) -> StepResult:
         started = time.perf_counter()
-        micro_batches = [self.next_micro_batch(micro) for micro in range(self.accumulation)]
+        micro_batches = self.next_step_batches()
         masked_counts = [int((b["labels"] != IGNORE_INDEX).sum()) for b in micro_batches]
         tokens = sum(int(b["attention_mask"].sum()) for b in micro_batches)
         loaded_at = time.perf_counter()

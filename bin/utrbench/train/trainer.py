@@ -14,14 +14,14 @@ there too (``token_store/``), so it is built once per run, not per attempt.
 No generator state is saved, because none carries over from one step to the next: every random
 draw of a step is a function of the seed and the step alone. The data order and crops are a hash
 of each record's position (:mod:`utrbench.train.data`), the masks come from a generator seeded
-with ``(seed, rank, step, first micro-batch of a masking pass)``, and dropout from the global generator re-seeded with the
-same key before each forward pass. So how far the data worker has read ahead, and where an
-attempt was killed, cannot change a later step. A resumed run continues exactly where the
-checkpoint was taken, and on the CPU in deterministic mode it ends with the same weights as an
-uninterrupted run, whichever work directory or machine each attempt runs on: the order of
-floating-point sums depends on the number of torch threads, so a CPU run resumes with the thread
-count its checkpoint was taken with. ``max_hours``
-ends an attempt cleanly: when the next step and a checkpoint might not fit in the time left, it
+with ``(seed, rank, step, first micro-batch of a masking pass)``, and dropout from the global
+generator re-seeded with ``(seed, rank, step, micro-batch)`` before each forward pass. So how far
+the data worker has read ahead, and where an attempt was killed, cannot change a later step. A
+resumed run continues exactly where the checkpoint was taken, and on the CPU in deterministic mode
+it ends with the same weights as an uninterrupted run, whichever work directory or machine each
+attempt runs on: the order of floating-point sums depends on the number of torch threads, so a CPU
+run resumes with the thread count its checkpoint was taken with. ``max_hours`` ends an attempt
+cleanly: when the next step and a checkpoint might not fit in the time left, it
 checkpoints and returns unfinished; the CLI then exits with ``CONTINUE_EXIT_STATUS`` so the
 scheduler retries and the next attempt resumes. When the run is finished the run directory gets
 ``train_log.tsv`` and ``checkpoints/step-N`` links to the checkpoint directory (when that lies

@@ -322,9 +322,10 @@ class StepPacks(IterableDataset):
         while True:
             left = self.count
             while left:
-                batches = []
-                while left and sum(ids.size for ids, _, _ in batches) < PASS_TOKENS:
+                batches, tokens = [], 0
+                while left and tokens < PASS_TOKENS:
                     batches.append(self.stream.next_batch())
+                    tokens += batches[-1][0].size
                     left -= 1
                 ids, attention, species = zip(*batches)
                 yield {"ids": np.concatenate([a.ravel() for a in ids]),

@@ -1,14 +1,24 @@
 #!/usr/bin/env python3
 """The zero-shot engine's approximations judged on the RBP task: AUC under each strategy vs ``exact``.
 
-A planted RBP study (``--utrs`` random UTRs of ``--length`` nt; in the 5' half, inside IDR peaks of
-one RBP, copies of the element TGTAAATA; in the peak-free 3' half, bare copies of its 5-mer GTAAA
-with random flanks). Tiny models of every family with an LM head are pretrained on the UTRs with
-the project's trainer (its tiny recipe, constant learning rate ``--lr``) for up to ``--max-steps``
-steps, stopping once the training loss stays below ``--target-loss`` (the loss reached is printed),
-so that the model knows the element. Then for each strategy (``exact``, ``strided:6``,
-``strided:24``, ``strided:96``, ``unmasked``) the UTRs are scored (planning included in the
-time), the sites scored by mean p(reference) (``utrbench.tasks.rbp``) and the ROC AUC computed.
+A planted RBP study: ``--utrs`` random UTRs whose lengths are evenly spaced quantiles of a
+3'UTR-like log-normal mix (median ``--median-length``, sigma 0.9: mean ~1.5 kb; the study's 3'UTRs
+average 1.8 kb), or all of ``--length`` nt. In the 5' half of each, inside IDR peaks of one RBP:
+copies of the element TGTAAATA. In the peak-free 3' half, every 15 nt a decoy: the element's 5-mer
+GTAAA (a third of them; the negative sites) or GTAAA with one base changed. A model that knows the
+element predicts the 5-mer's bases with certainty inside it, but at a bare GTAAA only as well as
+the decoys allow (p(T) at G?AAA is 5/7), so positives score higher and the margin measures what
+the model learnt. The length mix matters for the cost ratios: ``exact`` costs grow with the square
+of a UTR's length up to the model's context, a strided copy's only linearly.
+
+Tiny models of every family with an LM head are pretrained on the UTRs with the project's trainer:
+the family's tiny recipe with ``--tokens-per-step`` tokens per step in crops of
+``--context-tokens`` (by default the 512 positions scoring windows use: DNABERT's learned position
+embeddings beyond the training crops would stay random), constant learning rate ``--lr``, for up
+to ``--max-steps`` steps or until the training loss stays below ``--target-loss`` (the loss
+reached is printed). Then for each strategy (``exact``, ``strided:S`` for S = 6, 12, 24, 96,
+``unmasked``) the UTRs are scored (planning included in the time), the sites scored by mean
+p(reference) (``utrbench.tasks.rbp``) and the ROC AUC computed.
 
 Last line: ``cheapest_within_0.005: <speedup>``: per family the speedup over ``exact`` of the
 cheapest strategy whose AUC is within 0.005 of exact's; the smallest over the families.
@@ -25,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.stats
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,40 +53,54 @@ from utrbench.train.recipe import read_recipe  # noqa: E402
 from utrbench.train.trainer import Distributed, Trainer, open_stores  # noqa: E402
 
 ELEMENT, KMER = "TGTAAATA", "GTAAA"
-STRATEGIES = ("exact", "strided:6", "strided:24", "strided:96", "unmasked")
+STRATEGIES = ("exact", "strided:6", "strided:12", "strided:24", "strided:96", "unmasked")
 
 
-def planted_study(count, length, workdir, rng):
+def utr_lengths(count, median, length=None):
+    """``count`` evenly spaced quantiles of the log-normal 3'UTR mix, or ``count`` times ``length``."""
+    if length:
+        return [length] * count
+    quantiles = scipy.stats.norm.ppf((np.arange(count) + 0.5) / count)
+    return np.round(median * np.exp(0.9 * quantiles)).astype(int).tolist()
+
+
+def planted_study(lengths, workdir, rng):
     """UTRs, sequences and the site table of the planted study (see the module docstring)."""
     utrs, sequences, lines = [], {}, []
-    for n in range(count):
+    for n, length in enumerate(lengths):
+        start = n * 100_000  # UTRs far apart on chr1
         letters = rng.choice(list("ACG"), length)  # T only where planted: GTAAA occurs nowhere else
         for slot in range(20, length // 2 - len(ELEMENT), 60):
             letters[slot:slot + len(ELEMENT)] = list(ELEMENT)
-        for slot in range(length // 2 + 20, length - len(KMER), 60):
+        for slot in range(length // 2 + 20, length - len(KMER), 15):
             letters[slot:slot + len(KMER)] = list(KMER)
+            if rng.random() >= 1 / 3:  # a decoy: one base of GTAAA changed
+                changed = rng.integers(len(KMER))
+                letters[slot + changed] = rng.choice([b for b in "ACGT" if b != KMER[changed]])
         name = f"P{n:03d}"
-        utrs.append(Utr(name, "chr1", "+", [(n * 10 * length, n * 10 * length + length)]))
+        utrs.append(Utr(name, "chr1", "+", [(start, start + length)]))
         sequences[name] = "".join(letters)
-        lines.append(f"chr1\t{n * 10 * length}\t{n * 10 * length + length // 2}\tPUM2_K562_IDR\t0\t+\n")
+        lines.append(f"chr1\t{start}\t{start + length // 2}\tPUM2_K562_IDR\t0\t+\n")
     (workdir / "peaks.bed").write_text("".join(lines))
     motifs = pd.DataFrame({"rbp": ["PUM2"], "motif": [KMER], "stepwise_r_minus1": [1.0]})
     sites, _ = rbp_sites(utrs, sequences, read_eclip_peaks([workdir / "peaks.bed"], 0), motifs, seed=1)
     return sequences, sites
 
 
-def train(family, fasta, lr, max_steps, target_loss):
-    """The family's tiny recipe at a constant ``lr`` until the loss of 5 steps in a row is below target."""
+def train(family, fasta, args):
+    """The family's tiny recipe at a constant learning rate until the loss of 5 steps in a row is below target."""
     recipe = read_recipe(ROOT / "conf" / "recipes" / f"{family}_tiny.json")
-    recipe = dataclasses.replace(recipe, steps=max_steps, lr=lr, schedule="constant", warmup_steps=0)
+    recipe = dataclasses.replace(recipe, steps=args.max_steps, lr=args.lr, schedule="constant", warmup_steps=0,
+                                 context_tokens=args.context_tokens, tokens_per_batch=args.tokens_per_step,
+                                 tokens_per_step=args.tokens_per_step)
     loaded = init_model(family, "tiny", seed=1, species=["Homo_sapiens"])
     dist = Distributed.from_environment("cpu")
     store, _ = open_stores(loaded, [fasta], [], fasta.parent / f"{family}_store", dist, workers=1, log=None)
     trainer = Trainer(loaded, recipe, store, seed=1, dist=dist)
     losses = []
-    while trainer.step < max_steps:
+    while trainer.step < args.max_steps:
         losses.append(trainer.train_step().loss)
-        if len(losses) >= 5 and max(losses[-5:]) < target_loss:
+        if len(losses) >= 5 and max(losses[-5:]) < args.target_loss:
             break
     loaded.model.eval()
     return loaded, trainer.step, float(np.mean(losses[-5:]))
@@ -84,7 +109,7 @@ def train(family, fasta, lr, max_steps, target_loss):
 def fidelity(family, sequences, sites, workdir, args):
     start = time.perf_counter()
     with torch.enable_grad():
-        loaded, steps, loss = train(family, workdir / "utrs.fa", args.lr, args.max_steps, args.target_loss)
+        loaded, steps, loss = train(family, workdir / "utrs.fa", args)
     uniform = np.log(loaded.tokenizer.vocab_size)  # cross-entropy of a model that knows nothing
     print(f"\n{family} tiny: {steps} steps, loss {loss:.3f} (uniform over the vocabulary {uniform:.3f}), "
           f"{time.perf_counter() - start:.0f} s", flush=True)
@@ -111,9 +136,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--families", default="dnabert,ntv2,dnabert2,statespace")
     parser.add_argument("--utrs", type=int, default=24)
-    parser.add_argument("--length", type=int, default=600)
+    parser.add_argument("--median-length", type=int, default=1000)
+    parser.add_argument("--length", type=int, default=None, help="one length for all UTRs instead of the mix")
     parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--max-steps", type=int, default=400)
+    parser.add_argument("--max-steps", type=int, default=1000)
+    parser.add_argument("--tokens-per-step", type=int, default=4096)
+    parser.add_argument("--context-tokens", type=int, default=512)
     parser.add_argument("--target-loss", type=float, default=0.9)
     parser.add_argument("--token-budget", type=int, default=16384)
     args = parser.parse_args()
@@ -121,10 +149,12 @@ def main():
     print(f"CPU, {torch.get_num_threads()} threads, torch {torch.__version__}")
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        sequences, sites = planted_study(args.utrs, args.length, workdir, np.random.default_rng(1))
+        lengths = utr_lengths(args.utrs, args.median_length, args.length)
+        sequences, sites = planted_study(lengths, workdir, np.random.default_rng(1))
         # the trainer reads the dataset's '>utr_id:species' headers
         write_fasta(((f"{name}:Homo_sapiens", s) for name, s in sequences.items()), workdir / "utrs.fa")
-        print(f"{len(sequences)} UTRs x {args.length} nt; {int(sites['label'].sum())} positive, "
+        print(f"{len(sequences)} UTRs of {min(lengths)}-{max(lengths)} nt (median {np.median(lengths):.0f}, "
+              f"{sum(lengths)} nt in all); {int(sites['label'].sum())} positive, "
               f"{int((sites['label'] == 0).sum())} negative sites")
         speedups = {family: fidelity(family, sequences, sites, workdir, args) for family in args.families.split(",")}
     print(f"\ncheapest_within_0.005: {min(speedups.values()):.1f}")

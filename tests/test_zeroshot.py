@@ -42,17 +42,20 @@ def token_strings(tokenizer):
     return [tokenizer._tokenizer.id_to_token(i) for i in range(tokenizer.vocab_size)]
 
 
-def naive_probabilities(loaded, sequence, readout="middle", species_id=0):
-    """One masked copy per nucleotide, full head, brute-force letter enumeration."""
+def naive_probabilities(loaded, sequence, readout="middle", species_id=0, groups=None):
+    """One masked copy per nucleotide, full head, brute-force letter enumeration. With ``groups``
+    (one label per position), a position's copy masks the tokens covering every position of its group."""
     tokenizer, model = loaded.tokenizer, loaded.model
     tokenized = tokenizer.encode(sequence)
     special = set(tokenizer.special_ids)
     strings = [(i, text) for i, text in enumerate(token_strings(tokenizer)) if i not in special and not set(text) - set("ACGT")]
+    groups = np.arange(len(sequence)) if groups is None else np.asarray(groups)
     out = np.zeros((len(sequence), 4))
     for position in range(len(sequence)):
         covering = [t for t, (s, e) in enumerate(tokenized.spans) if s <= position < e]
+        targets = np.flatnonzero(groups == groups[position])
         ids = torch.tensor(tokenized.ids).clone()
-        ids[covering] = tokenizer.mask_id
+        ids[[t for t, (s, e) in enumerate(tokenized.spans) if ((targets >= s) & (targets < e)).any()]] = tokenizer.mask_id
         with torch.no_grad():
             hidden = model.encode(ids[None], torch.ones(1, len(ids), dtype=torch.bool), torch.tensor([species_id]))[-1]
             probs = torch.softmax(model.lm_logits(hidden)[0].double(), dim=-1).numpy()
@@ -109,6 +112,23 @@ def test_strided_with_stride_of_sequence_length_equals_exact(models, family):
     coarse = ZeroShotScorer(models[family], "strided:2").score([sequence])[0]
     assert np.abs(coarse - exact).max() > 1e-5  # neighbours masked together change the predictions
     np.testing.assert_allclose(coarse.sum(1), 1, atol=1e-5)
+
+
+@pytest.mark.parametrize("family", FAMILIES_WITH_HEAD)
+def test_strided_merges_every_s_th_exact_copy(models, family):
+    """strided:3 masks together the targets of exact copies c, c + 3, ...: every third nucleotide
+    where each position has its own exact copy (k-mers, nucleotides), every third token for NT and BPE."""
+    loaded = models[family]
+    sequence = random_sequence(40, 9)
+    if loaded.family.tokenization in ("overlapping_kmer", "nucleotide"):
+        exact_copy = np.arange(len(sequence))
+    else:
+        real = [(s, e) for s, e in loaded.tokenizer.encode(sequence).spans if e > s]
+        exact_copy = np.array([next(n for n, (s, e) in enumerate(real) if s <= p < e) for p in range(len(sequence))])
+        assert exact_copy.max() >= 5  # several tokens per copy group
+    strided = ZeroShotScorer(loaded, "strided:3").score([sequence])[0]
+    reference = naive_probabilities(loaded, sequence, groups=exact_copy % 3)
+    assert np.abs(strided - reference).max() < 1e-5
 
 
 def test_strided_copy_masks_every_stride_th_nucleotide(models):

@@ -21,8 +21,10 @@ Strategies (which nucleotides share a masked copy):
 
 - ``exact``: one target nucleotide per copy (copies masking the same tokens are merged, so NT
   needs one copy per token, not per nucleotide);
-- ``strided:S``: copy c targets the nucleotides at c, c + S, c + 2S, ... (S copies per window);
-  with S = sequence length it equals ``exact``;
+- ``strided:S``: exact's copies of a window, in order, dealt round robin into S copies: copy c
+  merges exact copies c, c + S, c + 2S, ... So a nucleotide model or DNABERT's k-mers (one exact
+  copy per position) mask every S-th nucleotide, NT and DNABERT-2 every S-th token: S copies per
+  window, each masking about 1/S of its targets; with S >= exact's copy count it equals ``exact``;
 - ``unmasked``: one pass without masking, every token read as is (biased to the reference letter).
 
 Streaming and efficiency (note 03 §6): records are scored one block at a time
@@ -82,9 +84,15 @@ def parse_strategy(text: str) -> Strategy:
 
 
 def letter_tables(tokenizer, device="cpu") -> dict:
-    """For each token length m: vocabulary ids of the A/C/G/T-only tokens of that length, and their
-    letters one-hot ``[n_tokens, m * 4]`` (ACGT order), read off the tokenizer's own decoding."""
-    return {length: (ids.to(device), one_hot.to(device)) for length, (ids, one_hot) in _letter_tables(tokenizer).items()}
+    """For each token length m: vocabulary ids of the A/C/G/T-only tokens of that length (a slice
+    when they are consecutive, as the k-mers of DNABERT and NT are: a view instead of a gather),
+    and their letters one-hot ``[n_tokens, m * 4]`` (ACGT order), read off the tokenizer's own decoding."""
+    tables = {}
+    for length, (ids, one_hot) in _letter_tables(tokenizer).items():
+        consecutive = bool((ids == torch.arange(int(ids[0]), int(ids[0]) + len(ids))).all())
+        columns = slice(int(ids[0]), int(ids[0]) + len(ids)) if consecutive else ids.to(device)
+        tables[length] = (columns, one_hot.to(device))
+    return tables
 
 
 @functools.lru_cache(maxsize=8)
@@ -159,25 +167,23 @@ def copy_table(window, spans, strategy, readout) -> CopyTable:
     lo = hi = masks = None
     if strategy.kind == "unmasked":
         count, read_copy = 1, np.zeros(len(read_tokens), dtype=np.int64)
-    elif strategy.kind == "exact":
-        # the tokens covering one position are consecutive: a copy is the range lo..hi; positions
-        # with the same range (the letters of one NT 6-mer or BPE token) share one copy
+    else:
+        # exact's copies: the tokens covering one position are consecutive, a copy is the range
+        # lo..hi, and positions with the same range (the letters of one NT 6-mer or BPE token)
+        # share one copy; ranges sort in position order
         unique_positions, first_pair = np.unique(positions, return_index=True)
         position_lo = tokens[first_pair]
         position_hi = np.maximum.reduceat(tokens, first_pair)
         keys, copy_of_position = np.unique(position_lo * len(spans) + position_hi, return_inverse=True)
-        lo, hi, count = keys // len(spans), keys % len(spans), len(keys)
+        if strategy.kind == "exact":
+            lo, hi, count = keys // len(spans), keys % len(spans), len(keys)
+        else:
+            # exact's copies dealt round robin: copy c merges exact copies c, c + S, c + 2S, ...
+            copy_of_position = copy_of_position % strategy.stride
+            count = min(len(keys), strategy.stride)
+            masks = np.zeros((count, len(spans)), dtype=bool)
+            masks[copy_of_position[np.searchsorted(unique_positions, positions)], tokens] = True
         read_copy = copy_of_position[np.searchsorted(unique_positions, read_positions)]
-    else:
-        # copy of residue r masks token t when t covers a kept position p with (window start + p) % S == r
-        stride = strategy.stride
-        residues = np.unique((positions + window.start) % stride)
-        covered_from = np.maximum(spans[:, 0], keep_from)
-        covered = np.maximum(np.minimum(spans[:, 1], keep_to) - covered_from, 0)  # 0 for specials
-        masks = ((residues[:, None] - covered_from[None, :] - window.start) % stride) < covered[None, :]
-        masks, copy_of_residue = np.unique(masks, axis=0, return_inverse=True)  # identical copies merged
-        count = len(masks)
-        read_copy = copy_of_residue.reshape(-1)[np.searchsorted(residues, (read_positions + window.start) % stride)]
     order = np.argsort(read_copy, kind="stable")
     read_copy = read_copy[order]
     return CopyTable(count, lo, hi, masks, read_copy, read_tokens[order], read_offsets[order],
@@ -355,8 +361,8 @@ class ZeroShotScorer:
         for length in torch.unique(read_lengths).tolist():
             if length not in self.tables:
                 raise UserError(f"the vocabulary has no A/C/G/T tokens of length {length} to marginalise a masked token over.")
-            ids, one_hot = self.tables[length]
+            columns, one_hot = self.tables[length]
             rows = torch.nonzero(read_lengths == length).squeeze(1)
-            probs = torch.softmax(logits.index_select(0, rows).index_select(1, ids), dim=1)
+            probs = torch.softmax((logits if len(rows) == len(logits) else logits[rows])[:, columns], dim=1)
             marginals[rows, :length] = (probs @ one_hot).view(len(rows), length, 4)
         sums.index_add_(0, read_row, marginals[head_row, read_offset])
